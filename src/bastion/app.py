@@ -1,0 +1,140 @@
+"""``create_app``: the one place where Bastion's features are wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from bastion.core.checks import raise_for_errors
+from bastion.core.clock import Clock, SystemClock
+from bastion.core.db import Database
+from bastion.core.logging import configure_logging
+from bastion.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+    UnhandledErrorMiddleware,
+)
+from bastion.core.problems import install_problem_handlers
+from bastion.core.redis import open_redis
+from bastion.core.settings import BastionSettings
+from bastion.core.state import BastionState, Seeder
+from bastion.docs.router import DOCS_PAGES, install_docs
+from bastion.ops.health import router as health_router
+
+log = structlog.get_logger("bastion")
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    settings: BastionSettings | None = None,
+    *,
+    routers: Iterable[APIRouter] = (),
+    migrations: Path | None = None,
+    seeders: Mapping[str, Seeder] | None = None,
+    title: str | None = None,
+    version: str = "0.1.0",
+    description: str = "",
+    clock: Clock | None = None,
+    lifespan: Lifespan | None = None,
+) -> FastAPI:
+    """Build a FastAPI app with Bastion's stack.
+
+    ``settings`` default to the ``BASTION_*`` environment; settings that must not
+    run (a default secret in production, ``*`` CORS with credentials) raise
+    :class:`~bastion.ConfigurationError` here. ``migrations`` is the app's own
+    Alembic versions directory; ``seeders`` are named fixture loaders for
+    ``bastion db seed``; ``lifespan`` runs inside Bastion's.
+
+    >>> from bastion import BastionSettings
+    >>> app = create_app(BastionSettings(env="test", database_url="sqlite:///:memory:"))
+    >>> app.state.bastion.settings.env
+    'test'
+    """
+    settings = settings or BastionSettings()
+    warnings = raise_for_errors(settings.checks())
+    configure_logging(level=settings.log.level, json_output=settings.log_json)
+    for warning in warnings:
+        log.warning("settings.check", check=warning.id, message=warning.message, hint=warning.hint)
+
+    state = BastionState(
+        settings=settings,
+        db=Database(
+            settings.database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        ),
+        redis=open_redis(settings.redis_url.get_secret_value()) if settings.redis_url else None,
+        clock=clock or SystemClock(),
+        migration_dirs=(migrations,) if migrations else (),
+        seeders=dict(seeders or {}),
+    )
+
+    @asynccontextmanager
+    async def bastion_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("app.starting", env=settings.env, database=state.db.dialect)
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            if state.redis is not None:
+                await state.redis.aclose()
+            await state.db.dispose()
+            log.info("app.stopped")
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title=title or settings.app_name,
+        version=version,
+        description=description,
+        lifespan=bastion_lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.bastion = state
+    install_problem_handlers(app, type_base=settings.problem_type_base)
+    app.include_router(health_router)
+    if docs:
+        install_docs(app)
+    for router in routers:
+        app.include_router(router)
+    _install_middleware(app, settings)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: BastionSettings) -> None:
+    """The default stack, outermost first (see ``docs/middleware.md``)."""
+    type_base = settings.problem_type_base
+    stack: list[tuple[Any, dict[str, Any]]] = [
+        (RequestIdMiddleware, {"header": settings.http.request_id_header}),
+        (SecurityHeadersMiddleware, {
+            "csp": settings.http.content_security_policy,
+            "hsts_max_age": settings.http.hsts_max_age if settings.hsts_enabled else None,
+            "docs_paths": DOCS_PAGES,
+        }),
+        (UnhandledErrorMiddleware, {"type_base": type_base}),
+        (CORSMiddleware, {
+            "allow_origins": settings.cors.allow_origins,
+            "allow_credentials": settings.cors.allow_credentials,
+            "allow_methods": settings.cors.allow_methods,
+            "allow_headers": settings.cors.allow_headers,
+            "expose_headers": settings.cors.expose_headers,
+            "max_age": settings.cors.max_age,
+        }),
+        (BodySizeLimitMiddleware, {"max_bytes": settings.http.max_body_bytes,
+                                   "type_base": type_base}),
+    ]
+    # add_middleware puts each new one outside the previous ones.
+    for middleware, options in reversed(stack):
+        app.add_middleware(middleware, **options)

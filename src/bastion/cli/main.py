@@ -1,0 +1,79 @@
+"""The ``bastion`` command: one Typer app, a sub-app per area."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bastion.core.cli import CliContext, fail, run
+from bastion.lifecycle.cli import db_app
+
+app = typer.Typer(
+    name="bastion",
+    help="Bastion: run, migrate and inspect a Bastion service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
+app.add_typer(openapi_app, name="openapi")
+
+AppOption = Annotated[
+    str | None,
+    typer.Option("--app", envvar="BASTION_APP", help="The app as 'package.module:app'."),
+]
+
+
+@app.callback()
+def main_callback(ctx: typer.Context, app_path: AppOption = None) -> None:
+    ctx.obj = CliContext(app_path)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    app_path: Annotated[
+        str | None, typer.Argument(help="The app as 'package.module:app'; default --app.")
+    ] = None,
+    host: Annotated[str, typer.Option(envvar="HOST", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(envvar="WORKERS", min=1, help="Processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the app with uvicorn."""
+    import uvicorn
+
+    path = app_path or ctx.obj.app_path
+    if not path:
+        fail("give the app to serve: bastion serve package.module:app (or BASTION_APP)")
+    # Build it once here so that bad settings stop us with one clear line.
+    run(lambda: CliContext(path).app)
+    uvicorn.run(
+        path, host=host, port=port, workers=workers, reload=reload, log_config=None,
+        proxy_headers=False, server_header=False,
+    )
+
+
+@openapi_app.command("export")
+def openapi_export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+) -> None:
+    """Write the app's OpenAPI document as JSON."""
+    document = run(lambda: ctx.obj.require_app().openapi())
+    text = json.dumps(document, indent=2, sort_keys=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        typer.echo(f"wrote {output}")
+
+
+def main() -> None:
+    app()

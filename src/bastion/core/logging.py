@@ -1,0 +1,52 @@
+"""structlog set-up: console lines in development, JSON lines in production.
+
+The standard library's loggers (uvicorn, SQLAlchemy, alembic) go through the same
+renderer, and every line carries the bound context (request id, later principal
+and tenant).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+
+def configure_logging(*, level: str = "INFO", json_output: bool = False) -> None:
+    """Configure structlog and the root logger; safe to call more than once."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json_output
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if json_output:
+        final.insert(0, structlog.processors.format_exc_info)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared, processors=[*final, renderer]
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    handler.set_name("bastion")
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if h.get_name() != "bastion"] + [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # uvicorn installs its own handlers; let its records reach ours instead.
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True

@@ -1,0 +1,125 @@
+"""RFC 9457 problem details: rendering and the app's exception handlers."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from bastion.core.context import current_request_id
+from bastion.core.errors import BastionError, ValidationFailed, http_code
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("bastion.errors")
+
+
+def problem_body(
+    *,
+    type_base: str,
+    code: str,
+    status: int,
+    title: str,
+    detail: str | None = None,
+    instance: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Serialise one problem document; ``instance`` defaults to the request path."""
+    body: dict[str, Any] = {
+        "type": f"{type_base}{code}",
+        "title": title,
+        "status": status,
+        "detail": detail if detail is not None else title,
+        "instance": instance,
+        "code": code,
+    }
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+    if errors is not None:
+        body["errors"] = list(errors)
+    if extensions:
+        body.update({k: v for k, v in extensions.items() if k not in body})
+    return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
+def problem_response(
+    error: BastionError, *, type_base: str, instance: str | None, status: int | None = None
+) -> Response:
+    """A problem+json response for a Bastion error."""
+    status = status or error.status
+    body = problem_body(
+        type_base=type_base,
+        code=error.code,
+        status=status,
+        title=error.title,
+        detail=error.detail,
+        instance=instance,
+        errors=error.errors,
+        extensions=error.extensions,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=error.headers)
+
+
+def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI/pydantic error dicts as ``{location, message, type}`` items."""
+    return [
+        {"location": list(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+        for err in raw
+    ]
+
+
+def install_problem_handlers(app: FastAPI, *, type_base: str) -> None:
+    """Render Bastion errors, HTTP exceptions and validation errors as problems."""
+
+    async def on_bastion_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BastionError)
+        if exc.status >= 500:
+            log.error("request.failed", event_code=exc.code, detail=exc.detail, exc_info=exc)
+        return problem_response(exc, type_base=type_base, instance=request.url.path)
+
+    async def on_http_exception(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, BastionError):
+            # FastAPI wraps errors raised while reading the body (413 from the
+            # size limit) in a 400; the original says what went wrong.
+            return await on_bastion_error(request, exc.__cause__)
+        entry = http_code(exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=headers)
+        body = problem_body(
+            type_base=type_base,
+            code=entry.code,
+            status=exc.status_code,
+            title=entry.title if entry.status == exc.status_code else _reason(exc.status_code),
+            detail=exc.detail if isinstance(exc.detail, str) else None,
+            instance=request.url.path,
+        )
+        return Response(body, exc.status_code, headers=headers, media_type=PROBLEM_JSON)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        error = ValidationFailed(
+            "The request has invalid fields; see 'errors'.",
+            errors=validation_errors(exc.errors()),
+        )
+        return problem_response(error, type_base=type_base, instance=request.url.path)
+
+    app.add_exception_handler(BastionError, on_bastion_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTP error"

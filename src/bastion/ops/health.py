@@ -1,0 +1,94 @@
+"""Kubernetes-style probes: ``/livez``, ``/readyz`` and ``/startupz``.
+
+``/livez`` does no I/O: it answers while the event loop runs. ``/readyz`` checks
+each dependency (database, Redis when configured) with a timeout and answers 503
+naming the failed ones. ``/startupz`` answers 200 once the database schema is at
+the migration head. The probes sit outside rate limits and authentication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from bastion.core.errors import ServiceUnavailable
+from bastion.core.problems import PROBLEM_JSON, problem_body
+from bastion.core.state import bastion_state
+from bastion.lifecycle.migrations import pending_heads
+
+log = structlog.get_logger("bastion.health")
+router = APIRouter(tags=["ops"])
+PROBE_PATHS = ("/livez", "/readyz", "/startupz")
+Check = Callable[[], Awaitable[Any]]
+
+
+class CheckFailed(Exception):
+    """A check's own verdict; its message is safe to show to the prober."""
+
+
+async def _run(name: str, check: Check, timeout: float) -> dict[str, str]:
+    try:
+        await asyncio.wait_for(check(), timeout)
+    except TimeoutError:
+        return {"status": "fail", "error": f"timed out after {timeout}s"}
+    except CheckFailed as exc:
+        return {"status": "fail", "error": str(exc)}
+    except Exception as exc:
+        # Driver messages can hold host names and users: log them, show the type.
+        log.warning("health.check_failed", check=name, error=str(exc))
+        return {"status": "fail", "error": type(exc).__name__}
+    return {"status": "pass"}
+
+
+async def _probe(request: Request, checks: dict[str, Check]) -> Response:
+    settings = bastion_state(request.app).settings
+    timeout = settings.health_timeout_seconds
+    results = await asyncio.gather(*(_run(name, c, timeout) for name, c in checks.items()))
+    report = dict(zip(checks, results, strict=True))
+    failed = [name for name, result in report.items() if result["status"] != "pass"]
+    if not failed:
+        return JSONResponse({"status": "pass", "checks": report})
+    body = problem_body(
+        type_base=settings.problem_type_base,
+        code=ServiceUnavailable.code,
+        status=503,
+        title=ServiceUnavailable.title,
+        detail=f"Failing checks: {', '.join(failed)}.",
+        instance=request.url.path,
+        extensions={"checks": report},
+    )
+    return Response(body, 503, media_type=PROBLEM_JSON)
+
+
+_NOT_READY = {503: {"description": "A check failed; the body names it."}}
+
+
+@router.get("/livez", summary="Liveness probe")
+async def livez() -> dict[str, str]:
+    return {"status": "pass"}
+
+
+@router.get("/readyz", summary="Readiness probe", responses=_NOT_READY)
+async def readyz(request: Request) -> Response:
+    state = bastion_state(request.app)
+    checks: dict[str, Check] = {"database": state.db.ping}
+    if state.redis is not None:
+        checks["redis"] = state.redis.ping
+    return await _probe(request, checks)
+
+
+@router.get("/startupz", summary="Start-up probe", responses=_NOT_READY)
+async def startupz(request: Request) -> Response:
+    state = bastion_state(request.app)
+
+    async def migrations_at_head() -> None:
+        pending = await pending_heads(state.db, state.migration_dirs)
+        if pending:
+            raise CheckFailed(f"not at head ({', '.join(pending)}); run 'bastion db upgrade'")
+
+    return await _probe(request, {"migrations": migrations_at_head})
