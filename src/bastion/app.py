@@ -118,22 +118,30 @@ def _install_middleware(app: FastAPI, settings: BastionSettings) -> None:
     type_base = settings.problem_type_base
     stack: list[tuple[Any, dict[str, Any]]] = [
         (RequestIdMiddleware, {"header": settings.http.request_id_header}),
-        (SecurityHeadersMiddleware, {
-            "csp": settings.http.content_security_policy,
-            "hsts_max_age": settings.http.hsts_max_age if settings.hsts_enabled else None,
-            "docs_paths": DOCS_PAGES,
-        }),
+        (
+            SecurityHeadersMiddleware,
+            {
+                "csp": settings.http.content_security_policy,
+                "hsts_max_age": settings.http.hsts_max_age if settings.hsts_enabled else None,
+                "docs_paths": DOCS_PAGES,
+            },
+        ),
         (UnhandledErrorMiddleware, {"type_base": type_base}),
-        (CORSMiddleware, {
-            "allow_origins": settings.cors.allow_origins,
-            "allow_credentials": settings.cors.allow_credentials,
-            "allow_methods": settings.cors.allow_methods,
-            "allow_headers": settings.cors.allow_headers,
-            "expose_headers": settings.cors.expose_headers,
-            "max_age": settings.cors.max_age,
-        }),
-        (BodySizeLimitMiddleware, {"max_bytes": settings.http.max_body_bytes,
-                                   "type_base": type_base}),
+        (
+            CORSMiddleware,
+            {
+                "allow_origins": settings.cors.allow_origins,
+                "allow_credentials": settings.cors.allow_credentials,
+                "allow_methods": settings.cors.allow_methods,
+                "allow_headers": settings.cors.allow_headers,
+                "expose_headers": settings.cors.expose_headers,
+                "max_age": settings.cors.max_age,
+            },
+        ),
+        (
+            BodySizeLimitMiddleware,
+            {"max_bytes": settings.http.max_body_bytes, "type_base": type_base},
+        ),
     ]
     # add_middleware puts each new one outside the previous ones.
     for middleware, options in reversed(stack):

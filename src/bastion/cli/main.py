@@ -53,8 +53,14 @@ def serve(
     # Build it once here so that bad settings stop us with one clear line.
     run(lambda: CliContext(path).app)
     uvicorn.run(
-        path, host=host, port=port, workers=workers, reload=reload, log_config=None,
-        proxy_headers=False, server_header=False,
+        path,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
     )
 
 

@@ -36,7 +36,8 @@ def run(action: Callable[[], T]) -> T:
         fail(f"migration: {exc}")
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
-        fail(f"database: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}")
+        first_line = (str(cause).splitlines() or [""])[0]
+        fail(f"database: {type(cause).__name__}: {first_line}")
     except OSError as exc:
         fail(f"{exc.__class__.__name__}: {exc}")
 

@@ -34,7 +34,7 @@ def configure_logging(*, level: str = "INFO", json_output: bool = False) -> None
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if json_output:
         final.insert(0, structlog.processors.format_exc_info)
     formatter = structlog.stdlib.ProcessorFormatter(

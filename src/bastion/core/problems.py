@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -71,8 +71,8 @@ def problem_response(
 def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
     """FastAPI/pydantic error dicts as ``{location, message, type}`` items."""
     return [
-        {"location": list(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
-        for err in raw
+        {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+        for e in raw
     ]
 
 

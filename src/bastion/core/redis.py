@@ -16,7 +16,6 @@ def open_redis(url: str) -> Redis:
         from redis.asyncio import Redis
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigurationError(
-            "BASTION_REDIS_URL is set but the redis client is missing; "
-            "install bastion[redis]."
+            "BASTION_REDIS_URL is set but the redis client is missing; install bastion[redis]."
         ) from exc
     return Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)

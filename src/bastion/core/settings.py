@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bastion.core.checks import CheckMessage
 
-DEFAULT_SECRET_KEY = "bastion-insecure-development-secret-change-me"
+DEFAULT_SECRET_KEY = "bastion-insecure-development-secret-change-me"  # noqa: S105
 MIN_SECRET_LENGTH = 32
 
 Environment = Literal["development", "test", "production"]
@@ -113,9 +113,7 @@ class BastionSettings(BaseSettings):
     )
     redis_url: SecretStr | None = Field(None, description="redis:// URL; unset means no Redis.")
     docs_enabled: bool = Field(True, description="Serve /docs, /redoc and /openapi.json.")
-    health_timeout_seconds: float = Field(
-        2.0, gt=0, description="Timeout of each readiness check."
-    )
+    health_timeout_seconds: float = Field(2.0, gt=0, description="Timeout of each readiness check.")
     problem_type_base: str = Field(
         "urn:bastion:problem:", description="Prefix of the problem 'type' URI; the code follows."
     )
@@ -150,35 +148,55 @@ class BastionSettings(BaseSettings):
 
     def checks(self) -> list[CheckMessage]:
         """Findings about these settings; see ``docs/settings.md`` for each id."""
-        prod = "error" if self.is_production else "warning"
+        prod: Literal["error", "warning"] = "error" if self.is_production else "warning"
         found: list[CheckMessage] = []
         secret = self.secret_key.get_secret_value()
         if secret == DEFAULT_SECRET_KEY:
-            found.append(CheckMessage(
-                "core.E001", prod, "The secret key is the built-in default.",
-                "Set BASTION_SECRET_KEY to a random value of at least 32 characters "
-                "(python -c 'import secrets; print(secrets.token_urlsafe(48))').",
-            ))
+            found.append(
+                CheckMessage(
+                    "core.E001",
+                    prod,
+                    "The secret key is the built-in default.",
+                    "Set BASTION_SECRET_KEY to a random value of at least 32 characters "
+                    "(python -c 'import secrets; print(secrets.token_urlsafe(48))').",
+                )
+            )
         elif len(secret) < MIN_SECRET_LENGTH:
-            found.append(CheckMessage(
-                "core.E002", prod, f"The secret key is shorter than {MIN_SECRET_LENGTH} characters.",
-                "Set BASTION_SECRET_KEY to a longer random value.",
-            ))
+            found.append(
+                CheckMessage(
+                    "core.E002",
+                    prod,
+                    f"The secret key has fewer than {MIN_SECRET_LENGTH} characters.",
+                    "Set BASTION_SECRET_KEY to a longer random value.",
+                )
+            )
         if "*" in self.cors.allow_origins and self.cors.allow_credentials:
-            found.append(CheckMessage(
-                "core.E003", "error", "CORS allows any origin ('*') together with credentials.",
-                "List the origins in BASTION_CORS__ALLOW_ORIGINS or set "
-                "BASTION_CORS__ALLOW_CREDENTIALS=false.",
-            ))
+            found.append(
+                CheckMessage(
+                    "core.E003",
+                    "error",
+                    "CORS allows any origin ('*') together with credentials.",
+                    "List the origins in BASTION_CORS__ALLOW_ORIGINS or set "
+                    "BASTION_CORS__ALLOW_CREDENTIALS=false.",
+                )
+            )
         if self.is_production and self.is_sqlite and not self.allow_sqlite_in_production:
-            found.append(CheckMessage(
-                "core.E004", "error", "SQLite is configured in production.",
-                "Set BASTION_DATABASE_URL to a postgresql+asyncpg:// URL, or "
-                "BASTION_ALLOW_SQLITE_IN_PRODUCTION=true for a single-host deployment.",
-            ))
+            found.append(
+                CheckMessage(
+                    "core.E004",
+                    "error",
+                    "SQLite is configured in production.",
+                    "Set BASTION_DATABASE_URL to a postgresql+asyncpg:// URL, or "
+                    "BASTION_ALLOW_SQLITE_IN_PRODUCTION=true for a single-host deployment.",
+                )
+            )
         if self.is_production and self.docs_enabled:
-            found.append(CheckMessage(
-                "core.W001", "warning", "API docs are served in production.",
-                "Set BASTION_DOCS_ENABLED=false unless the API is public.",
-            ))
+            found.append(
+                CheckMessage(
+                    "core.W001",
+                    "warning",
+                    "API docs are served in production.",
+                    "Set BASTION_DOCS_ENABLED=false unless the API is public.",
+                )
+            )
         return found

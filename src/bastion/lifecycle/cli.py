@@ -92,8 +92,9 @@ def revision(
     if not dirs:
         fail("the app has no migrations directory: create_app(..., migrations=Path(...))")
     app_dir: Path = dirs[-1]
-    path = _with_db(ctx, lambda db, _: migrations.revision(db, message, app_dir,
-                                                            autogenerate=autogenerate))
+    path = _with_db(
+        ctx, lambda db, _: migrations.revision(db, message, app_dir, autogenerate=autogenerate)
+    )
     typer.echo(f"wrote {path}")
 
 

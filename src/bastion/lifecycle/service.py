@@ -44,7 +44,10 @@ async def run_seeders(
                     session.add(SeedRun(name=name))
             else:
                 statement = (
-                    insert(SeedRun).values(name=name).on_conflict_do_nothing().returning(SeedRun.name)
+                    insert(SeedRun)
+                    .values(name=name)
+                    .on_conflict_do_nothing()
+                    .returning(SeedRun.name)
                 )
                 claimed = (await session.execute(statement)).scalar_one_or_none() is not None
             if claimed:

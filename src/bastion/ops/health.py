@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from bastion.core.errors import ServiceUnavailable
 from bastion.core.problems import PROBLEM_JSON, problem_body
 from bastion.core.state import bastion_state
-from bastion.lifecycle.migrations import pending_heads
+from bastion.lifecycle.migrations import pending_revisions
 
 log = structlog.get_logger("bastion.health")
 router = APIRouter(tags=["ops"])
@@ -31,11 +31,12 @@ class CheckFailed(Exception):
     """A check's own verdict; its message is safe to show to the prober."""
 
 
-async def _run(name: str, check: Check, timeout: float) -> dict[str, str]:
+async def _run(name: str, check: Check, seconds: float) -> dict[str, str]:
     try:
-        await asyncio.wait_for(check(), timeout)
+        async with asyncio.timeout(seconds):
+            await check()
     except TimeoutError:
-        return {"status": "fail", "error": f"timed out after {timeout}s"}
+        return {"status": "fail", "error": f"timed out after {seconds}s"}
     except CheckFailed as exc:
         return {"status": "fail", "error": str(exc)}
     except Exception as exc:
@@ -65,7 +66,9 @@ async def _probe(request: Request, checks: dict[str, Check]) -> Response:
     return Response(body, 503, media_type=PROBLEM_JSON)
 
 
-_NOT_READY = {503: {"description": "A check failed; the body names it."}}
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "A check failed; the body names it."}
+}
 
 
 @router.get("/livez", summary="Liveness probe")
@@ -87,8 +90,8 @@ async def startupz(request: Request) -> Response:
     state = bastion_state(request.app)
 
     async def migrations_at_head() -> None:
-        pending = await pending_heads(state.db, state.migration_dirs)
+        pending = await pending_revisions(state.db, state.migration_dirs)
         if pending:
-            raise CheckFailed(f"not at head ({', '.join(pending)}); run 'bastion db upgrade'")
+            raise CheckFailed(f"pending: {', '.join(pending)}; run 'bastion db upgrade'")
 
     return await _probe(request, {"migrations": migrations_at_head})

@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import StaticPool
 
 
@@ -30,8 +35,12 @@ class Database:
         self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
     ) -> None:
         self.url = make_url(url)
-        self.engine = _create_engine(self.url.render_as_string(hide_password=False), echo=echo,
-                                     pool_size=pool_size, max_overflow=max_overflow)
+        self.engine = _create_engine(
+            self.url.render_as_string(hide_password=False),
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

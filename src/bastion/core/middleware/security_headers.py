@@ -36,9 +36,8 @@ class SecurityHeadersMiddleware:
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
         if hsts_max_age is not None:
-            common.append(
-                (b"strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains".encode())
-            )
+            hsts = f"max-age={hsts_max_age}; includeSubDomains".encode()
+            common.append((b"strict-transport-security", hsts))
         self.api_headers = [*common, (b"content-security-policy", csp.encode("latin-1"))]
         self.docs_headers = [*common, (b"content-security-policy", DOCS_CSP.encode("latin-1"))]
         self.docs_paths = frozenset(docs_paths)

@@ -9,6 +9,7 @@ PostgreSQL, the CLI and the tests.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,7 +72,9 @@ class MigrationStatus:
 
     @property
     def at_head(self) -> bool:
-        return not self.pending and set(self.current) == set(self.heads)
+        # A head reached through ``depends_on`` is not stored in alembic_version,
+        # so compare what is pending, not the two lists.
+        return not self.pending
 
 
 async def _run(db: Database, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -101,16 +104,14 @@ async def status(db: Database, app_dirs: Sequence[Path] = ()) -> MigrationStatus
 
     current = await _run(db, read)
     applied = {rev.revision for rev in script.iterate_revisions(current, "base")}
-    pending = tuple(
-        rev.revision for rev in reversed(list(script.walk_revisions())) if rev.revision not in applied
-    )
+    every = reversed(list(script.walk_revisions()))
+    pending = tuple(rev.revision for rev in every if rev.revision not in applied)
     return MigrationStatus(current=current, heads=tuple(script.get_heads()), pending=pending)
 
 
-async def pending_heads(db: Database, app_dirs: Sequence[Path] = ()) -> list[str]:
-    """Heads the database has not reached (empty when at head)."""
-    state = await status(db, app_dirs)
-    return [] if state.at_head else sorted(set(state.heads) - set(state.current)) or ["unknown"]
+async def pending_revisions(db: Database, app_dirs: Sequence[Path] = ()) -> tuple[str, ...]:
+    """Revisions not yet applied, oldest first (empty when at head)."""
+    return (await status(db, app_dirs)).pending
 
 
 async def schema_diff(db: Database) -> list[Any]:
@@ -121,16 +122,15 @@ async def schema_diff(db: Database) -> list[Any]:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "render_as_batch": True}
         )
-        return list(compare_metadata(context, metadata))
+        diffs: list[Any] = compare_metadata(context, metadata)
+        return diffs
 
     return await _run(db, compare)
 
 
-async def revision(
-    db: Database, message: str, app_dir: Path, *, autogenerate: bool = True
-) -> str:
+async def revision(db: Database, message: str, app_dir: Path, *, autogenerate: bool = True) -> str:
     """Write a new revision into the app's directory; return its file path."""
-    app_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(app_dir.mkdir, parents=True, exist_ok=True)
     script = script_directory([app_dir])
     has_app_branch = any(APP_BRANCH in (rev.branch_labels or ()) for rev in script.walk_revisions())
     if has_app_branch:

@@ -1,0 +1,1 @@
+"""Taskboard: Bastion's reference application."""
