@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, MetaData
 
 from bastion.core.db import Base, Database
 
+T = TypeVar("T")
 HERE = Path(__file__).parent
 FRAMEWORK_VERSIONS = HERE / "versions"
 FRAMEWORK_BRANCH = "bastion"
@@ -77,9 +78,9 @@ class MigrationStatus:
         return not self.pending
 
 
-async def _run(db: Database, fn: Any, *args: Any, **kwargs: Any) -> Any:
+async def _run(db: Database, fn: Callable[[Connection], T]) -> T:
     async with db.engine.begin() as conn:
-        return await conn.run_sync(fn, *args, **kwargs)
+        return await conn.run_sync(fn)
 
 
 def _with_connection(connection: Connection, app_dirs: Sequence[Path]) -> Config:
