@@ -11,8 +11,8 @@ from bastion.core.db import Base, Database, DbSession, Timestamps, UTCDateTime, 
 from bastion.core.errors import BastionError, ConfigurationError, registered_codes
 from bastion.core.ids import uuid7
 from bastion.core.pagination import Page, PageParams, paginate
-from bastion.core.settings import BastionSettings
 from bastion.core.state import BastionState, bastion_state
+from bastion.settings import BastionSettings
 
 __all__ = [
     "Base",

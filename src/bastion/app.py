@@ -23,10 +23,16 @@ from bastion.core.middleware import (
 )
 from bastion.core.problems import install_problem_handlers
 from bastion.core.redis import open_redis
-from bastion.core.settings import BastionSettings
+from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.ops.health import router as health_router
+from bastion.ops.metrics import Metrics
+from bastion.ops.router import router as metrics_router
+from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
+from bastion.ratelimit.middleware import RateLimitMiddleware
+from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
+from bastion.settings import BastionSettings
 
 log = structlog.get_logger("bastion")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -43,6 +49,8 @@ def create_app(
     description: str = "",
     clock: Clock | None = None,
     lifespan: Lifespan | None = None,
+    on_rate_limit: OnLimit | None = None,
+    rate_limit_overrides: OverrideHook | None = None,
 ) -> FastAPI:
     """Build a FastAPI app with Bastion's stack.
 
@@ -50,7 +58,9 @@ def create_app(
     run (a default secret in production, ``*`` CORS with credentials) raise
     :class:`~bastion.ConfigurationError` here. ``migrations`` is the app's own
     Alembic versions directory; ``seeders`` are named fixture loaders for
-    ``bastion db seed``; ``lifespan`` runs inside Bastion's.
+    ``bastion db seed``; ``lifespan`` runs inside Bastion's. ``on_rate_limit``
+    is called on every rate limit refusal; ``rate_limit_overrides`` gives
+    per-tenant limits (see ``docs/rate-limiting.md``).
 
     >>> from bastion import BastionSettings
     >>> app = create_app(BastionSettings(env="test", database_url="sqlite:///:memory:"))
@@ -103,19 +113,33 @@ def create_app(
         redoc_url=None,
     )
     app.state.bastion = state
+    state.routes = RouteIndex(app.router.routes)
+    metrics = state.extensions["metrics"] = Metrics()
     install_problem_handlers(app, type_base=settings.problem_type_base)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     if docs:
         install_docs(app)
     for router in routers:
         app.include_router(router)
-    _install_middleware(app, settings)
+    if settings.ratelimit.enabled:
+        state.extensions["ratelimit"] = build_limiter(
+            settings.ratelimit,
+            state,
+            metrics,
+            state.routes,
+            on_limit=on_rate_limit,
+            overrides=rate_limit_overrides,
+        )
+        document_limits(app, settings.ratelimit, state.routes)
+    _install_middleware(app, settings, state)
     return app
 
 
-def _install_middleware(app: FastAPI, settings: BastionSettings) -> None:
+def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionState) -> None:
     """The default stack, outermost first (see ``docs/middleware.md``)."""
     type_base = settings.problem_type_base
+    limiter = state.extensions.get("ratelimit")
     stack: list[tuple[Any, dict[str, Any]]] = [
         (RequestIdMiddleware, {"header": settings.http.request_id_header}),
         (
@@ -137,6 +161,11 @@ def _install_middleware(app: FastAPI, settings: BastionSettings) -> None:
                 "expose_headers": settings.cors.expose_headers,
                 "max_age": settings.cors.max_age,
             },
+        ),
+        *(
+            [(RateLimitMiddleware, middleware_options(settings.ratelimit, limiter, type_base))]
+            if isinstance(limiter, RateLimiter)
+            else []
         ),
         (
             BodySizeLimitMiddleware,

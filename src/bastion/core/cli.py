@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bastion.core.app_loader import load_app
 from bastion.core.errors import BastionError
-from bastion.core.settings import BastionSettings
+from bastion.core.settings import CoreSettings
 from bastion.core.state import Seeder, bastion_state
 
 T = TypeVar("T")
@@ -65,8 +65,8 @@ class CliContext:
         return self.app
 
     @property
-    def settings(self) -> BastionSettings:
-        return bastion_state(self.app).settings if self.app else BastionSettings()
+    def settings(self) -> CoreSettings:
+        return bastion_state(self.app).settings if self.app else CoreSettings()
 
     @property
     def migration_dirs(self) -> list[Path]:

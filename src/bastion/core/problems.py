@@ -17,6 +17,21 @@ from bastion.core.context import current_request_id
 from bastion.core.errors import BastionError, ValidationFailed, http_code
 
 PROBLEM_JSON = "application/problem+json"
+# JSON Schema of a problem document, for OpenAPI responses.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string", "format": "uri-reference"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string"},
+        "request_id": {"type": "string"},
+    },
+}
 log = structlog.get_logger("bastion.errors")
 
 

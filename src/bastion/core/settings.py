@@ -1,6 +1,9 @@
 """Settings: pydantic-settings, env prefix ``BASTION_``, nested delimiter ``__``.
 
->>> s = BastionSettings(env="test", database_url="sqlite+aiosqlite:///:memory:")
+The root class users see is :class:`bastion.BastionSettings`, which adds each
+feature's section to these.
+
+>>> s = CoreSettings(env="test", database_url="sqlite+aiosqlite:///:memory:")
 >>> s.is_production
 False
 """
@@ -21,7 +24,7 @@ MIN_SECRET_LENGTH = 32
 Environment = Literal["development", "test", "production"]
 
 
-def _split_csv(value: Any) -> Any:
+def split_csv(value: Any) -> Any:
     """Accept a JSON list or a comma-separated string for list settings."""
     if isinstance(value, str):
         text = value.strip()
@@ -57,7 +60,7 @@ class CorsSettings(BaseModel):
 
     _split = field_validator(
         "allow_origins", "allow_methods", "allow_headers", "expose_headers", mode="before"
-    )(_split_csv)
+    )(split_csv)
 
 
 class HttpSettings(BaseModel):
@@ -88,8 +91,8 @@ class LogSettings(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-class BastionSettings(BaseSettings):
-    """Root settings; every field maps to ``BASTION_<NAME>`` (nested with ``__``)."""
+class CoreSettings(BaseSettings):
+    """Core settings; every field maps to ``BASTION_<NAME>`` (nested with ``__``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="BASTION_", env_nested_delimiter="__", extra="ignore", validate_default=True

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
-from bastion.core.settings import BastionSettings
+from bastion.core.routes import RouteIndex
+from bastion.core.settings import CoreSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -23,12 +24,15 @@ Seeder = Callable[["AsyncSession"], Awaitable[None]]
 class BastionState:
     """Everything a dependency, CLI command or test needs from the running app."""
 
-    settings: BastionSettings
+    settings: CoreSettings
     db: Database
     redis: Redis | None = None
     clock: Clock = field(default_factory=SystemClock)
     migration_dirs: Sequence[Path] = ()
     seeders: dict[str, Seeder] = field(default_factory=dict)
+    routes: RouteIndex = field(default_factory=lambda: RouteIndex([]))
+    # What features built for this app, by feature name ("metrics", "ratelimit", ...).
+    extensions: dict[str, Any] = field(default_factory=dict)
 
 
 def bastion_state(app: FastAPI | Any) -> BastionState:

@@ -72,7 +72,11 @@ def test_production_refuses_short_secret():
 
 def test_production_refuses_sqlite_without_opt_in():
     settings = BastionSettings(env="production", secret_key=STRONG)
-    assert ids(settings) == {"core.E004": "error", "core.W001": "warning"}
+    assert ids(settings) == {
+        "core.E004": "error",
+        "core.W001": "warning",
+        "ratelimit.W001": "warning",
+    }
     with pytest.raises(ConfigurationError, match="BASTION_DATABASE_URL"):
         create_app(settings)
     opted_in = BastionSettings(env="production", secret_key=STRONG, allow_sqlite_in_production=True)
@@ -97,6 +101,7 @@ def test_good_production_settings_pass():
         env="production",
         secret_key=STRONG,
         database_url="postgresql://x/y",
+        redis_url="redis://127.0.0.1:6379/0",
         docs_enabled=False,
         cors={"allow_origins": ["https://app.example"], "allow_credentials": True},
     )

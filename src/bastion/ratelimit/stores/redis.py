@@ -1,0 +1,69 @@
+"""The Redis store: one ``EVALSHA`` per decision, atomic, on Redis server time.
+
+Key schema: ``<prefix>rl:{<key>}:<limit>:<algorithm>``. The braces are a Redis
+Cluster hash tag, so every limit of one decision lives in one slot and one
+script can touch them all. Keys carry a TTL and vanish once they no longer
+hold information. See ``docs/rate-limiting.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bastion.ratelimit.limits import Limit
+from bastion.ratelimit.store import MICROS, Algorithm, Decision, decision_from, emission_us
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+_SCRIPTS = {
+    "gcra": (Path(__file__).parent / "gcra.lua").read_text(),
+    "sliding_window": (Path(__file__).parent / "sliding_window.lua").read_text(),
+}
+
+
+def _hash_tag(key: str) -> str:
+    # A brace inside the key would end the hash tag early and split the slot.
+    return key.replace("{", "(").replace("}", ")")
+
+
+class RedisRateLimitStore:
+    def __init__(self, redis: Redis, *, prefix: str = "bastion:") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        # register_script runs EVALSHA and reloads the script on NOSCRIPT.
+        self._scripts = {name: redis.register_script(body) for name, body in _SCRIPTS.items()}
+
+    def _keys(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> list[str]:
+        base = f"{self.prefix}rl:{{{_hash_tag(key)}}}"
+        return [f"{base}:{limit.slug}:{algorithm}" for limit in limits]
+
+    async def hit(
+        self, key: str, limits: Sequence[Limit], algorithm: Algorithm, cost: int = 1
+    ) -> Decision:
+        return await self._run(key, limits, algorithm, cost, consume=True)
+
+    async def peek(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> Decision:
+        return await self._run(key, limits, algorithm, 1, consume=False)
+
+    async def reset(self, key: str) -> int:
+        pattern = f"{self.prefix}rl:{{{_hash_tag(key)}}}:*"
+        doomed = [k async for k in self.redis.scan_iter(match=pattern, count=500)]
+        return int(await self.redis.delete(*doomed)) if doomed else 0
+
+    async def _run(
+        self, key: str, limits: Sequence[Limit], algorithm: Algorithm, cost: int, *, consume: bool
+    ) -> Decision:
+        args: list[Any] = [cost, 1 if consume else 0]
+        for limit in limits:
+            if algorithm == "gcra":
+                interval = emission_us(limit)
+                args += [interval, interval * limit.burst]
+            else:
+                args += [limit.amount, int(limit.period * MICROS)]
+        raw = await self._scripts[algorithm](keys=self._keys(key, limits, algorithm), args=args)
+        values = [int(v) for v in raw]
+        rows = [(limit, values[2 + 2 * i], values[3 + 2 * i]) for i, limit in enumerate(limits)]
+        return decision_from(values[0] == 1, values[1], rows)

@@ -1,0 +1,28 @@
+"""``BastionSettings``: the core settings plus one section per feature.
+
+>>> s = BastionSettings(env="test", ratelimit={"default": "100/minute"})
+>>> s.ratelimit.default
+'100/minute'
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from bastion.core.checks import CheckMessage
+from bastion.core.settings import CoreSettings
+from bastion.ratelimit.settings import RateLimitSettings
+
+
+class BastionSettings(CoreSettings):
+    """Every setting of Bastion; see ``docs/settings.md``."""
+
+    ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+
+    def checks(self) -> list[CheckMessage]:
+        return [
+            *super().checks(),
+            *self.ratelimit.checks(
+                production=self.is_production, has_redis=self.redis_url is not None
+            ),
+        ]
