@@ -81,19 +81,24 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(name))
 
 
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    """The test Redis; keys under this test's prefix are removed afterwards."""
-    from redis.asyncio import Redis
+@pytest.fixture(scope="session")
+def redis_available() -> bool:
+    from redis import Redis
 
     client = Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
     try:
-        await client.ping()
+        client.ping()
     except Exception as exc:
-        await client.aclose()
         service_unavailable("Redis", exc)
-    yield REDIS_TEST_URL
-    await client.aclose()
+    finally:
+        client.close()
+    return True
+
+
+@pytest.fixture
+def redis_url(redis_available: bool) -> str:
+    """The test Redis URL; use ``redis_prefix`` for keys, and delete them afterwards."""
+    return REDIS_TEST_URL
 
 
 @pytest.fixture

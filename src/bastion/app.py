@@ -81,7 +81,14 @@ def create_app(
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
         ),
-        redis=open_redis(settings.redis_url.get_secret_value()) if settings.redis_url else None,
+        redis=(
+            open_redis(
+                settings.redis_url.get_secret_value(),
+                max_connections=settings.redis_max_connections,
+            )
+            if settings.redis_url
+            else None
+        ),
         clock=clock or SystemClock(),
         migration_dirs=(migrations,) if migrations else (),
         seeders=dict(seeders or {}),

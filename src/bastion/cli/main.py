@@ -11,6 +11,7 @@ import typer
 
 from bastion.core.cli import CliContext, fail, run
 from bastion.lifecycle.cli import db_app
+from bastion.ratelimit.cli import ratelimit_app
 
 app = typer.Typer(
     name="bastion",
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(ratelimit_app, name="ratelimit")
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 

@@ -10,12 +10,23 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
-def open_redis(url: str) -> Redis:
-    """A client over a lazily-filled pool; nothing connects until the first command."""
+def open_redis(url: str, *, max_connections: int = 50, pool_timeout: float = 5.0) -> Redis:
+    """A client over a lazily-filled pool; nothing connects until the first command.
+
+    The pool is bounded and blocking: past ``max_connections`` a command waits
+    up to ``pool_timeout`` seconds for a free connection instead of failing.
+    """
     try:
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigurationError(
             "BASTION_REDIS_URL is set but the redis client is missing; install bastion[redis]."
         ) from exc
-    return Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=pool_timeout,
+        health_check_interval=30,
+        socket_connect_timeout=5,
+    )
+    return Redis(connection_pool=pool)

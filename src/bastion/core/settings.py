@@ -115,6 +115,7 @@ class CoreSettings(BaseSettings):
         False, description="Permit SQLite when env=production (single-host deployments)."
     )
     redis_url: SecretStr | None = Field(None, description="redis:// URL; unset means no Redis.")
+    redis_max_connections: int = Field(50, ge=1, description="Redis pool size per process.")
     docs_enabled: bool = Field(True, description="Serve /docs, /redoc and /openapi.json.")
     health_timeout_seconds: float = Field(2.0, gt=0, description="Timeout of each readiness check.")
     problem_type_base: str = Field(

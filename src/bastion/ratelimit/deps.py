@@ -79,12 +79,13 @@ class RateLimit:
         if decision is None:
             return
         headers = rate_limit_headers(policy.name, decision)
-        request.scope.setdefault("state", {})[RATELIMIT_HEADERS_SCOPE_KEY] = headers
         if not decision.allowed:
             raise RateLimitExceeded(
                 "Too many requests; retry after the time in Retry-After.",
                 headers={k.decode(): v.decode() for k, v in headers},
             )
+        # The middleware adds these to whatever response the route gives.
+        request.scope.setdefault("state", {})[RATELIMIT_HEADERS_SCOPE_KEY] = headers
 
 
 def auth_rate_limit(name: str) -> RateLimit:

@@ -52,7 +52,9 @@ def parse_limit(text: str) -> Limit:
     period = _UNITS[match["unit"].lower()] * int(match["count"] or 1)
     burst = int(match["burst"]) if match["burst"] else amount
     if amount < 1 or burst < 1:
-        raise ValueError(f"bad rate limit {text!r}: amount and burst must be at least 1")
+        raise ValueError(
+            f"bad rate limit {text!r}: amount and burst must be at least 1, as in '100/minute'"
+        )
     return Limit(amount, period, burst)
 
 

@@ -66,7 +66,9 @@ def test_production_refuses_default_secret():
 
 
 def test_production_refuses_short_secret():
-    settings = BastionSettings(env="production", secret_key="short", database_url="postgresql://x/y")
+    settings = BastionSettings(
+        env="production", secret_key="short", database_url="postgresql://x/y"
+    )
     assert ids(settings)["core.E002"] == "error"
 
 
