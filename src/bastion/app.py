@@ -16,7 +16,7 @@ from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
 from bastion.core.logging import configure_logging
 from bastion.core.middleware import (
-    BodySizeLimitMiddleware,
+    RequestGuardMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
     UnhandledErrorMiddleware,
@@ -175,8 +175,15 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
             else []
         ),
         (
-            BodySizeLimitMiddleware,
-            {"max_bytes": settings.http.max_body_bytes, "type_base": type_base},
+            RequestGuardMiddleware,
+            {
+                "max_body_bytes": settings.http.max_body_bytes,
+                "body_timeout": settings.http.body_timeout_seconds,
+                "max_headers": settings.http.max_headers,
+                "max_header_bytes": settings.http.max_header_bytes,
+                "routes": state.routes,
+                "type_base": type_base,
+            },
         ),
     ]
     # add_middleware puts each new one outside the previous ones.

@@ -9,6 +9,8 @@ match on (``request.validation_failed``), rendered as RFC 9457 problem details::
     ├── HTTPProblem             a plain HTTP status (404, 405, ...)
     ├── ValidationFailed        422 with the field ``errors``
     ├── BodyTooLarge            413
+    ├── BodyTimeout             408
+    ├── HeadersTooLarge         431
     ├── InvalidCursor           400
     └── InternalError           500, details never leaked
 
@@ -108,6 +110,18 @@ class BodyTooLarge(BastionError):
     code = "request.body_too_large"
     status = 413
     title = "Request body too large"
+
+
+class BodyTimeout(BastionError):
+    code = "request.body_timeout"
+    status = 408
+    title = "Request body timeout"
+
+
+class HeadersTooLarge(BastionError):
+    code = "request.headers_too_large"
+    status = 431
+    title = "Request headers too large"
 
 
 class InvalidCursor(BastionError):

@@ -69,6 +69,13 @@ class HttpSettings(BaseModel):
     max_body_bytes: int = Field(
         1_048_576, gt=0, description="Largest request body accepted; larger answers 413."
     )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest time to receive a request body; slower answers 408."
+    )
+    max_headers: int = Field(100, gt=0, description="Most request headers accepted (431).")
+    max_header_bytes: int = Field(
+        16_384, gt=0, description="Most bytes of request headers accepted (431)."
+    )
     hsts: bool | None = Field(
         None, description="Send Strict-Transport-Security; default on in production only."
     )
