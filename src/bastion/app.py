@@ -9,17 +9,18 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from bastion.core.checks import raise_for_errors
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
 from bastion.core.logging import configure_logging
 from bastion.core.middleware import (
+    DOCS_CSP,
+    OriginCORSMiddleware,
+    RequestContextMiddleware,
     RequestGuardMiddleware,
-    RequestIdMiddleware,
-    SecurityHeadersMiddleware,
-    UnhandledErrorMiddleware,
+    security_headers,
+    with_csp,
 )
 from bastion.core.problems import install_problem_handlers
 from bastion.core.redis import open_redis
@@ -144,48 +145,53 @@ def create_app(
 
 
 def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionState) -> None:
-    """The default stack, outermost first (see ``docs/middleware.md``)."""
+    """The default stack, outermost first (see ``docs/middleware.md``).
+
+    CORS is left out while no origin is allowed (browsers then refuse every
+    cross-origin read, which is the point); the rate limiter when disabled.
+    """
     type_base = settings.problem_type_base
-    limiter = state.extensions.get("ratelimit")
+    cors = settings.cors
+    headers = security_headers(
+        csp=settings.http.content_security_policy,
+        hsts_max_age=settings.http.hsts_max_age if settings.hsts_enabled else None,
+        vary_origin=bool(cors.allow_origins),
+    )
     stack: list[tuple[Any, dict[str, Any]]] = [
-        (RequestIdMiddleware, {"header": settings.http.request_id_header}),
         (
-            SecurityHeadersMiddleware,
+            RequestContextMiddleware,
             {
-                "csp": settings.http.content_security_policy,
-                "hsts_max_age": settings.http.hsts_max_age if settings.hsts_enabled else None,
-                "docs_paths": DOCS_PAGES,
-            },
-        ),
-        (UnhandledErrorMiddleware, {"type_base": type_base}),
-        (
-            CORSMiddleware,
-            {
-                "allow_origins": settings.cors.allow_origins,
-                "allow_credentials": settings.cors.allow_credentials,
-                "allow_methods": settings.cors.allow_methods,
-                "allow_headers": settings.cors.allow_headers,
-                "expose_headers": settings.cors.expose_headers,
-                "max_age": settings.cors.max_age,
-            },
-        ),
-        *(
-            [(RateLimitMiddleware, middleware_options(settings.ratelimit, limiter, type_base))]
-            if isinstance(limiter, RateLimiter)
-            else []
-        ),
-        (
-            RequestGuardMiddleware,
-            {
-                "max_body_bytes": settings.http.max_body_bytes,
-                "body_timeout": settings.http.body_timeout_seconds,
-                "max_headers": settings.http.max_headers,
-                "max_header_bytes": settings.http.max_header_bytes,
-                "routes": state.routes,
+                "headers": headers,
+                "path_headers": dict.fromkeys(DOCS_PAGES, with_csp(headers, DOCS_CSP)),
+                "request_id_header": settings.http.request_id_header,
                 "type_base": type_base,
             },
         ),
     ]
+    if cors.allow_origins:
+        options = {
+            "allow_origins": cors.allow_origins,
+            "allow_credentials": cors.allow_credentials,
+            "allow_methods": cors.allow_methods,
+            "allow_headers": cors.allow_headers,
+            "expose_headers": cors.expose_headers,
+            "max_age": cors.max_age,
+        }
+        stack.append((OriginCORSMiddleware, options))
+    limiter = state.extensions.get("ratelimit")
+    if isinstance(limiter, RateLimiter):
+        stack.append(
+            (RateLimitMiddleware, middleware_options(settings.ratelimit, limiter, type_base))
+        )
+    guard = {
+        "max_body_bytes": settings.http.max_body_bytes,
+        "body_timeout": settings.http.body_timeout_seconds,
+        "max_headers": settings.http.max_headers,
+        "max_header_bytes": settings.http.max_header_bytes,
+        "routes": state.routes,
+        "type_base": type_base,
+    }
+    stack.append((RequestGuardMiddleware, guard))
     # add_middleware puts each new one outside the previous ones.
     for middleware, options in reversed(stack):
         app.add_middleware(middleware, **options)

@@ -13,11 +13,22 @@ from typing import Any
 
 import structlog
 
+from bastion.core.context import request_id_var
+
+
+def _add_request_context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    # Read from the context at log time: cheaper than binding on every request.
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
 
 def configure_logging(*, level: str = "INFO", json_output: bool = False) -> None:
     """Configure structlog and the root logger; safe to call more than once."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        _add_request_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -1,15 +1,18 @@
 """The pure-ASGI middleware of the default stack (see ``docs/middleware.md``)."""
 
-from bastion.core.middleware.problem import UnhandledErrorMiddleware, send_problem
+from bastion.core.middleware.cors import OriginCORSMiddleware
+from bastion.core.middleware.problem import send_problem
+from bastion.core.middleware.request_context import RequestContextMiddleware
 from bastion.core.middleware.request_guard import RequestGuardMiddleware, request_limits
-from bastion.core.middleware.request_id import RequestIdMiddleware
-from bastion.core.middleware.security_headers import SecurityHeadersMiddleware
+from bastion.core.middleware.security_headers import DOCS_CSP, security_headers, with_csp
 
 __all__ = [
+    "DOCS_CSP",
+    "OriginCORSMiddleware",
+    "RequestContextMiddleware",
     "RequestGuardMiddleware",
-    "RequestIdMiddleware",
-    "SecurityHeadersMiddleware",
-    "UnhandledErrorMiddleware",
     "request_limits",
+    "security_headers",
     "send_problem",
+    "with_csp",
 ]

@@ -1,0 +1,94 @@
+"""The outermost middleware: request id, response headers, last-resort errors.
+
+Three jobs every response needs, done in one layer because each layer costs a
+call and a ``send`` wrapper on every request (see ``docs/middleware.md``):
+
+* the request id: taken from ``X-Request-ID`` when well formed, made otherwise,
+  put in the context (and so in every log line) and echoed in the response;
+* the security headers, appended once at ``http.response.start`` — a header the
+  route set itself is left alone;
+* an exception no handler took becomes a 500 problem that names only the
+  request id, and is logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bastion.core.context import request_id_var
+from bastion.core.errors import InternalError
+from bastion.core.middleware.problem import send_problem
+from bastion.core.middleware.security_headers import Headers
+
+log = structlog.get_logger("bastion.errors")
+# Ids from clients end up in logs: accept only short, plain tokens.
+_VALID_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class RequestContextMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        headers: Headers,
+        type_base: str,
+        request_id_header: str = "X-Request-ID",
+        path_headers: dict[str, Headers] | None = None,
+    ) -> None:
+        """``path_headers`` replaces ``headers`` on exact paths (the docs pages' CSP)."""
+        self.app = app
+        self.headers = headers
+        self.path_headers = path_headers or {}
+        self.type_base = type_base
+        self.id_header = request_id_header.lower().encode("latin-1")
+        self._names = frozenset(name for name, _ in headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_id = None
+        for name, value in scope["headers"]:
+            if name == self.id_header:
+                raw_id = value if _VALID_ID.match(value) else None
+                break
+        if raw_id is None:
+            raw_id = os.urandom(16).hex().encode()
+        extra = [(self.id_header, raw_id), *self.path_headers.get(scope["path"], self.headers)]
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                own = message.get("headers", [])
+                if any(name in self._names for name, _ in own):
+                    own_names = {name for name, _ in own}
+                    message["headers"] = [*own, *(h for h in extra if h[0] not in own_names)]
+                else:
+                    message["headers"] = [*own, *extra]
+            await send(message)
+
+        token = request_id_var.set(raw_id.decode("latin-1"))
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            log.exception(
+                "request.unhandled_error",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                error_type=type(exc).__name__,
+            )
+            if started:
+                # Headers are gone; all that is left is to let the server drop the connection.
+                raise
+            error = InternalError(
+                "An unexpected error occurred. Quote the request id when reporting it."
+            )
+            await send_problem(send_with_headers, scope, error, type_base=self.type_base)
+        finally:
+            request_id_var.reset(token)
