@@ -37,13 +37,13 @@ class RateLimitMiddleware:
         self._own_policy: dict[int, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.exclude_paths):
             await self.app(scope, receive, send)
             return
         # Route dependencies leave their headers here for us to send.
         state = scope.setdefault("state", {})
         headers: list[tuple[bytes, bytes]] = []
-        if self.default is not None and not scope["path"].startswith(self.exclude_paths):
+        if self.default is not None:
             route = self.routes.lookup(scope)
             if not self._has_own_policy(route.route):
                 request = Request(scope)

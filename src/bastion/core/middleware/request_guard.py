@@ -76,22 +76,23 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = scope["headers"]
-        if len(headers) > self.max_headers or (
-            sum(len(k) + len(v) for k, v in headers) > self.max_header_bytes
-        ):
+        max_bytes, timeout = self._limits_for(scope)
+        size = 0
+        declared = None
+        for name, value in headers:
+            size += len(name) + len(value)
+            if name == b"content-length":
+                declared = value
+        if len(headers) > self.max_headers or size > self.max_header_bytes:
             error = HeadersTooLarge(
                 f"At most {self.max_headers} headers and {self.max_header_bytes} bytes of them."
             )
             await send_problem(send, scope, error, type_base=self.type_base)
             return
-        max_bytes, timeout = self._limits_for(scope)
-        for name, value in headers:
-            if name == b"content-length":
-                # The server has already refused a malformed Content-Length.
-                if value.isdigit() and int(value) > max_bytes:
-                    await send_problem(send, scope, _too_large(max_bytes), type_base=self.type_base)
-                    return
-                break
+        # The server has already refused a malformed Content-Length.
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await send_problem(send, scope, _too_large(max_bytes), type_base=self.type_base)
+            return
         received = 0
         deadline: float | None = None
 
