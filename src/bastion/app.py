@@ -77,12 +77,7 @@ def create_app(
 
     state = BastionState(
         settings=settings,
-        db=Database(
-            settings.database_url,
-            echo=settings.database_echo,
-            pool_size=settings.database_pool_size,
-            max_overflow=settings.database_max_overflow,
-        ),
+        db=Database.from_settings(settings),
         redis=(
             open_redis(
                 settings.redis_url.get_secret_value(),

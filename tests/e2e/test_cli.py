@@ -243,13 +243,7 @@ def test_bad_app_path(sqlite_url: str, args: list[str], named: str) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        pytest.param(
-            "db status",
-            marks=pytest.mark.xfail(
-                reason="migrations.status lets alembic's ResolutionError escape: traceback",
-                strict=True,
-            ),
-        ),
+        "db status",
         "db upgrade",
         "db downgrade base",
     ],
@@ -269,3 +263,16 @@ def test_unreachable_database(command: str) -> None:
     line = assert_one_line_failure(result)
     assert "Connect" in line or "refused" in line.lower()
     assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [("BASTION_LOG__LEVEL", "LOUD", "log.level"), ("BASTION_HTTP__MAX_BODY_BYTES", "-5", "http")],
+)
+def test_invalid_setting_is_one_line_naming_it(
+    sqlite_url: str, variable: str, value: str, named: str
+) -> None:
+    result = bastion("db", "status", database_url=sqlite_url, **{variable: value})
+    line = assert_one_line_failure(result)
+    assert "invalid settings" in line
+    assert named in line

@@ -11,6 +11,7 @@ from typing import NoReturn, TypeVar
 import typer
 from alembic.util import CommandError
 from fastapi import FastAPI
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bastion.core.app_loader import load_app
@@ -32,6 +33,9 @@ def run(action: Callable[[], T]) -> T:
         return action()
     except BastionError as exc:
         fail(str(exc))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        fail(f"invalid settings: {problems}")
     except CommandError as exc:
         fail(f"migration: {exc}")
     except SQLAlchemyError as exc:

@@ -158,6 +158,8 @@ def http_code(status: int) -> ErrorCode:
     """The registered code for a plain HTTP status (``http.error`` for the rest)."""
     if status in _HTTP_CODES:
         return _registry[_HTTP_CODES[status][0]]
-    if status >= 500:
+    if status == 500:
         return _registry[BastionError.code]
+    if status == 503:
+        return _registry[ServiceUnavailable.code]
     return _registry["http.error"]

@@ -97,6 +97,13 @@ class LogSettings(BaseModel):
 
     model_config = {"populate_by_name": True}
 
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError("log level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.upper()
+
 
 class CoreSettings(BaseSettings):
     """Core settings; every field maps to ``BASTION_<NAME>`` (nested with ``__``)."""
@@ -106,7 +113,7 @@ class CoreSettings(BaseSettings):
     )
 
     env: Environment = Field("development", description="development, test or production.")
-    app_name: str = Field("Bastion", description="Shown in the OpenAPI document and logs.")
+    app_name: str = Field("Bastion", description="Title of the OpenAPI document.")
     secret_key: SecretStr = Field(
         SecretStr(DEFAULT_SECRET_KEY),
         description="Key for signing; at least 32 characters, required in production.",
@@ -118,6 +125,9 @@ class CoreSettings(BaseSettings):
     database_pool_size: int = Field(10, ge=1, description="PostgreSQL pool size per process.")
     database_max_overflow: int = Field(10, ge=0, description="Extra connections over the pool.")
     database_echo: bool = Field(False, description="Log every SQL statement.")
+    database_connect_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for a PostgreSQL connection."
+    )
     allow_sqlite_in_production: bool = Field(
         False, description="Permit SQLite when env=production (single-host deployments)."
     )

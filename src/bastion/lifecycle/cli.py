@@ -23,8 +23,7 @@ def _with_db(ctx: typer.Context, action: Callable[[Database, CliContext], Awaita
     cli: CliContext = ctx.obj
 
     async def go() -> T:
-        settings = cli.settings
-        db = Database(settings.database_url)
+        db = Database.from_settings(cli.settings)
         try:
             return await action(db, cli)
         finally:

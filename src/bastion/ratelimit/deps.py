@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
+from bastion.core.errors import ConfigurationError
 from bastion.core.state import bastion_state
 from bastion.ratelimit.errors import RateLimitExceeded
 from bastion.ratelimit.headers import RATELIMIT_HEADERS_SCOPE_KEY, rate_limit_headers
@@ -21,7 +22,9 @@ def rate_limiter(app: Any) -> RateLimiter:
     """The app's limiter (built by ``create_app`` when rate limiting is enabled)."""
     limiter = bastion_state(app).extensions.get("ratelimit")
     if not isinstance(limiter, RateLimiter):
-        raise RuntimeError("rate limiting is not enabled: set BASTION_RATELIMIT__ENABLED=true")
+        raise ConfigurationError(
+            "rate limiting is not enabled: set BASTION_RATELIMIT__ENABLED=true"
+        )
     return limiter
 
 
@@ -72,7 +75,9 @@ class RateLimit:
         return policy
 
     async def __call__(self, request: Request) -> None:
-        limiter = rate_limiter(request.app)
+        limiter = bastion_state(request.app).extensions.get("ratelimit")
+        if not isinstance(limiter, RateLimiter):
+            return  # BASTION_RATELIMIT__ENABLED=false turns every limit off
         route = limiter.routes.lookup(request.scope).template
         policy = self._policy(route, limiter.auth_limits)
         decision = await limiter.decide(policy, request, route)

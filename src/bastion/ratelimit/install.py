@@ -93,11 +93,11 @@ def document_limits(app: FastAPI, settings: RateLimitSettings, routes: RouteInde
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = original()
-        excluded = tuple(settings.exclude_paths)
+        exact = {p.rstrip("/") for p in settings.exclude_paths}
+        prefixes = tuple(p.rstrip("/") + "/" for p in settings.exclude_paths)
         for info in routes.entries:
-            limited = declares_rate_limit(info.route) or (
-                settings.default and not info.template.startswith(excluded)
-            )
+            excluded = info.template in exact or info.template.startswith(prefixes)
+            limited = declares_rate_limit(info.route) or (settings.default and not excluded)
             operations = schema.get("paths", {}).get(info.template, {})
             for method in info.methods or ():
                 operation = operations.get(method.lower())

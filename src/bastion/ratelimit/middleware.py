@@ -32,35 +32,42 @@ class RateLimitMiddleware:
         self.limiter = limiter
         self.routes = routes
         self.default = default
-        self.exclude_paths = tuple(exclude_paths)
+        # "/docs" excludes "/docs" and "/docs/...", not "/docsearch".
+        self.exclude_exact = frozenset(p.rstrip("/") or "/" for p in exclude_paths)
+        self.exclude_prefixes = tuple(p.rstrip("/") + "/" for p in exclude_paths)
         self.type_base = type_base
         self._own_policy: dict[int, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exclude_paths):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        excluded = path in self.exclude_exact or path.startswith(self.exclude_prefixes)
+        route = self.routes.lookup(scope)
+        own_policy = self._has_own_policy(route.route)
+        if excluded and not own_policy:
             await self.app(scope, receive, send)
             return
         # Route dependencies leave their headers here for us to send.
         state = scope.setdefault("state", {})
         headers: list[tuple[bytes, bytes]] = []
-        if self.default is not None:
-            route = self.routes.lookup(scope)
-            if not self._has_own_policy(route.route):
-                request = Request(scope)
-                try:
-                    decision = await self.limiter.decide(self.default, request, route.template)
-                except RateLimitUnavailable as exc:
-                    await send_problem(send, scope, exc, type_base=self.type_base)
+        if self.default is not None and not excluded and not own_policy:
+            request = Request(scope)
+            try:
+                decision = await self.limiter.decide(self.default, request, route.template)
+            except RateLimitUnavailable as exc:
+                await send_problem(send, scope, exc, type_base=self.type_base)
+                return
+            if decision is not None:
+                headers = rate_limit_headers(self.default.name, decision)
+                if not decision.allowed:
+                    error = RateLimitExceeded(
+                        "Too many requests; retry after the time in Retry-After."
+                    )
+                    error.headers.update((k.decode(), v.decode()) for k, v in headers)
+                    await send_problem(send, scope, error, type_base=self.type_base)
                     return
-                if decision is not None:
-                    headers = rate_limit_headers(self.default.name, decision)
-                    if not decision.allowed:
-                        error = RateLimitExceeded(
-                            "Too many requests; retry after the time in Retry-After."
-                        )
-                        error.headers.update((k.decode(), v.decode()) for k, v in headers)
-                        await send_problem(send, scope, error, type_base=self.type_base)
-                        return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ class RateLimiter:
         self.override_ttl = override_ttl
         self.outage_log_interval = outage_log_interval
         self._override_cache: dict[tuple[str, object], tuple[float, Sequence[Limit] | None]] = {}
-        self._last_outage_log = -outage_log_interval
+        self._last_outage_log: dict[str, float] = {}  # per policy
         self._decisions = (metrics or Metrics()).counter(
             "bastion_ratelimit_decisions_total",
             "Rate limit decisions by policy, route template, key kind and outcome.",
@@ -92,8 +93,13 @@ class RateLimiter:
         full_key = f"{policy.name}:{key}"
         try:
             limits = await self._limits(policy)
-            async with asyncio.timeout(self.timeout):
-                decision = await self.store.hit(full_key, limits, policy.algorithm, policy.cost)
+            hit = self.store.hit(full_key, limits, policy.algorithm, policy.cost)
+            if self.store.remote:
+                # Shielded: a decision that outlives the timeout still completes, so
+                # the connection stays in sync and the token it took is accounted for.
+                decision = await asyncio.wait_for(asyncio.shield(hit), self.timeout)
+            else:
+                decision = await hit
         except Exception as exc:
             self._outage(policy, route, exc)
             return None
@@ -107,8 +113,8 @@ class RateLimiter:
         outcome = "failed_open" if policy.fail_mode == "open" else "failed_closed"
         self._decisions.labels(policy.name, route, policy.key.kind, outcome).inc()
         now = time.monotonic()
-        if now - self._last_outage_log >= self.outage_log_interval:
-            self._last_outage_log = now
+        if now - self._last_outage_log.get(policy.name, -math.inf) >= self.outage_log_interval:
+            self._last_outage_log[policy.name] = now
             log.error(
                 "ratelimit.store_unavailable",
                 policy=policy.name,

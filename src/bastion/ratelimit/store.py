@@ -38,6 +38,9 @@ class Decision:
 class RateLimitStore(Protocol):
     """Where counters live. Every method is one atomic step."""
 
+    #: Whether decisions cross the network (and so get the limiter's timeout).
+    remote: bool
+
     async def hit(
         self, key: str, limits: Sequence[Limit], algorithm: Algorithm, cost: int = 1
     ) -> Decision:

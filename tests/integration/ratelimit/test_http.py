@@ -199,3 +199,23 @@ async def test_disabled_rate_limiting_adds_nothing(client_for, sqlite_url):
     client = await client_for(create_app(settings, routers=[]), migrate=False)
     response = await client.get("/livez")
     assert "ratelimit" not in response.headers
+
+
+async def test_exclusions_match_whole_path_segments(client_for, sqlite_url, clock):
+    search = APIRouter()
+
+    @search.get("/docsearch")
+    async def docsearch() -> list[str]:
+        return []
+
+    settings = make_settings(sqlite_url, ratelimit={"default": "1/minute"})
+    client = await client_for(create_app(settings, routers=[search], clock=clock), migrate=False)
+    assert [(await client.get("/docsearch")).status_code for _ in range(2)] == [200, 429]
+    assert (await client.get("/docs")).status_code == 200
+    assert (await client.get("/docs/static/swagger-ui.css")).status_code == 200
+
+
+async def test_disabling_rate_limiting_turns_route_limits_off(client_for, sqlite_url):
+    settings = make_settings(sqlite_url, ratelimit={"enabled": False})
+    client = await client_for(create_app(settings, routers=[router]), migrate=False)
+    assert [(await client.get("/strict")).status_code for _ in range(3)] == [200, 200, 200]

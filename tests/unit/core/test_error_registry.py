@@ -36,7 +36,9 @@ def test_registering_the_same_meaning_twice_is_harmless():
 def test_http_statuses_map_to_codes():
     assert http_code(404).code == "http.not_found"
     assert http_code(418).code == "http.error"
-    assert http_code(502).code == "server.internal_error"
+    assert http_code(500).code == "server.internal_error"
+    assert http_code(503).code == "server.unavailable"
+    assert http_code(502).code == "http.error"
 
 
 def test_codes_are_dotted_lowercase():

@@ -89,3 +89,25 @@ async def test_route_can_allow_a_slower_body(client):
 def test_bad_route_limits_fail_at_definition():
     with pytest.raises(ValueError, match="max_body_bytes"):
         request_limits(max_body_bytes=0)
+
+
+async def test_streamed_response_outlives_the_body_timeout(client_for, sqlite_url):
+    from fastapi.responses import StreamingResponse
+
+    streaming = APIRouter()
+
+    @streaming.post("/events")
+    async def events(request: Request) -> StreamingResponse:
+        await request.body()
+
+        async def ticks():
+            for i in range(4):
+                await asyncio.sleep(0.1)
+                yield f"tick {i}\n".encode()
+
+        return StreamingResponse(ticks(), media_type="text/plain")
+
+    settings = make_settings(sqlite_url, http={"body_timeout_seconds": 0.15})
+    client = await client_for(create_app(settings, routers=[streaming]), migrate=False)
+    response = await client.post("/events", content=b"{}")
+    assert response.text == "tick 0\ntick 1\ntick 2\ntick 3\n"

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from bastion.core.settings import CoreSettings
+
 
 class Database:
     """One engine and session factory per process, opened by the app's lifespan.
@@ -32,7 +34,13 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        connect_timeout: float = 10.0,
     ) -> None:
         self.url = make_url(url)
         self.engine = _create_engine(
@@ -40,8 +48,19 @@ class Database:
             echo=echo,
             pool_size=pool_size,
             max_overflow=max_overflow,
+            connect_timeout=connect_timeout,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: CoreSettings) -> Database:
+        return cls(
+            settings.database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            connect_timeout=settings.database_connect_timeout,
+        )
 
     @property
     def dialect(self) -> str:
@@ -67,11 +86,18 @@ class Database:
         await self.engine.dispose()
 
 
-def _create_engine(url: str, *, echo: bool, pool_size: int, max_overflow: int) -> AsyncEngine:
+def _create_engine(
+    url: str, *, echo: bool, pool_size: int, max_overflow: int, connect_timeout: float
+) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            connect_args={"timeout": connect_timeout},
         )
     options: dict[str, Any] = {"echo": echo}
     if parsed.database in (None, "", ":memory:"):

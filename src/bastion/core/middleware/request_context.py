@@ -26,7 +26,7 @@ from bastion.core.middleware.security_headers import Headers
 
 log = structlog.get_logger("bastion.errors")
 # Ids from clients end up in logs: accept only short, plain tokens.
-_VALID_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+_VALID_ID = re.compile(rb"\A[A-Za-z0-9._:\-]{1,128}\Z")
 
 
 class RequestContextMiddleware:

@@ -95,9 +95,13 @@ class RequestGuardMiddleware:
             return
         received = 0
         deadline: float | None = None
+        body_done = False
 
         async def guarded_receive() -> Message:
-            nonlocal received, deadline
+            nonlocal received, deadline, body_done
+            if body_done:
+                # Only the wait for a disconnect is left: streams may last for hours.
+                return await receive()
             if deadline is None:
                 deadline = time.monotonic() + timeout
             try:
@@ -111,6 +115,7 @@ class RequestGuardMiddleware:
                 received += len(message.get("body", b""))
                 if received > max_bytes:
                     raise _too_large(max_bytes)
+                body_done = not message.get("more_body", False)
             return message
 
         await self.app(scope, guarded_receive, send)

@@ -22,6 +22,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, MetaData
 
 from bastion.core.db import Base, Database
@@ -104,7 +106,13 @@ async def status(db: Database, app_dirs: Sequence[Path] = ()) -> MigrationStatus
         return tuple(MigrationContext.configure(connection).get_current_heads())
 
     current = await _run(db, read)
-    applied = {rev.revision for rev in script.iterate_revisions(current, "base")}
+    try:
+        applied = {rev.revision for rev in script.iterate_revisions(current, "base")}
+    except RevisionError as exc:
+        raise CommandError(
+            f"the database is at {', '.join(current)}, which this code does not know "
+            "(is --app / BASTION_APP set to the app that migrated it?)"
+        ) from exc
     every = reversed(list(script.walk_revisions()))
     pending = tuple(rev.revision for rev in every if rev.revision not in applied)
     return MigrationStatus(current=current, heads=tuple(script.get_heads()), pending=pending)

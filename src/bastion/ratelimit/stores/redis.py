@@ -30,6 +30,8 @@ def _hash_tag(key: str) -> str:
 
 
 class RedisRateLimitStore:
+    remote = True
+
     def __init__(self, redis: Redis, *, prefix: str = "bastion:") -> None:
         self.redis = redis
         self.prefix = prefix
