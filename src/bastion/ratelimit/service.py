@@ -95,9 +95,8 @@ class RateLimiter:
             limits = await self._limits(policy)
             hit = self.store.hit(full_key, limits, policy.algorithm, policy.cost)
             if self.store.remote:
-                # Shielded: a decision that outlives the timeout still completes, so
-                # the connection stays in sync and the token it took is accounted for.
-                decision = await asyncio.wait_for(asyncio.shield(hit), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    decision = await hit
             else:
                 decision = await hit
         except Exception as exc:

@@ -38,7 +38,8 @@ class Decision:
 class RateLimitStore(Protocol):
     """Where counters live. Every method is one atomic step."""
 
-    #: Whether decisions cross the network (and so get the limiter's timeout).
+    #: Whether decisions cross the network (and so get the limiter's timeout). A remote
+    #: store must stay consistent when a caller stops waiting for ``hit``.
     remote: bool
 
     async def hit(

@@ -116,3 +116,44 @@ async def test_cost_takes_several_tokens(backend):
     assert (await backend.store.hit("k", limits, "gcra", cost=7)).states[0].remaining == 3
     assert not (await backend.store.hit("k", limits, "gcra", cost=4)).allowed
     assert (await backend.store.hit("k", limits, "gcra", cost=3)).allowed
+
+
+@pytest.mark.redis
+async def test_redis_reloads_scripts_after_a_flush(redis_url, redis_prefix):
+    from bastion.core.redis import open_redis
+    from bastion.ratelimit import RedisRateLimitStore
+
+    client = open_redis(redis_url)
+    store = RedisRateLimitStore(client, prefix=redis_prefix)
+    limits = parse_limits("3/hour")
+    try:
+        assert (await store.hit("k", limits, "gcra")).allowed
+        await client.script_flush()
+        decisions = await asyncio.gather(*(store.hit("k", limits, "gcra") for _ in range(3)))
+        assert [d.allowed for d in decisions].count(True) == 2
+    finally:
+        await store.reset("k")
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_caller_giving_up_leaves_the_store_consistent(redis_url, redis_prefix):
+    from bastion.core.redis import open_redis
+    from bastion.ratelimit import RedisRateLimitStore
+
+    client = open_redis(redis_url)
+    store = RedisRateLimitStore(client, prefix=redis_prefix)
+    limits = parse_limits("5/hour")
+    try:
+        for _ in range(20):  # cancelled at once: each may or may not have taken a token
+            task = asyncio.ensure_future(store.hit("k", limits, "gcra"))
+            await asyncio.sleep(0)
+            task.cancel()
+        await asyncio.sleep(0.1)
+        state = await store.peek("k", limits, "gcra")
+        taken = 5 - state.states[0].remaining
+        assert 0 <= taken <= 5
+        assert (await client.ping()) is True
+    finally:
+        await store.reset("k")
+        await client.aclose()

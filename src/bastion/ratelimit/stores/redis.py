@@ -1,5 +1,8 @@
 """The Redis store: one ``EVALSHA`` per decision, atomic, on Redis server time.
 
+Concurrent decisions of one process travel together in one pipeline
+(:class:`~bastion.core.redis.ScriptBatcher`): still one script run per decision.
+
 Key schema: ``<prefix>rl:{<key>}:<limit>:<algorithm>``. The braces are a Redis
 Cluster hash tag, so every limit of one decision lives in one slot and one
 script can touch them all. Keys carry a TTL and vanish once they no longer
@@ -12,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bastion.core.redis import ScriptBatcher
 from bastion.ratelimit.limits import Limit
 from bastion.ratelimit.store import MICROS, Algorithm, Decision, decision_from, emission_us
 
@@ -35,8 +39,7 @@ class RedisRateLimitStore:
     def __init__(self, redis: Redis, *, prefix: str = "bastion:") -> None:
         self.redis = redis
         self.prefix = prefix
-        # register_script runs EVALSHA and reloads the script on NOSCRIPT.
-        self._scripts = {name: redis.register_script(body) for name, body in _SCRIPTS.items()}
+        self._scripts = ScriptBatcher(redis, _SCRIPTS)
 
     def _keys(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> list[str]:
         base = f"{self.prefix}rl:{{{_hash_tag(key)}}}"
@@ -65,7 +68,7 @@ class RedisRateLimitStore:
                 args += [interval, interval * limit.burst]
             else:
                 args += [limit.amount, int(limit.period * MICROS)]
-        raw = await self._scripts[algorithm](keys=self._keys(key, limits, algorithm), args=args)
+        raw = await self._scripts.call(algorithm, self._keys(key, limits, algorithm), args)
         values = [int(v) for v in raw]
         rows = [(limit, values[2 + 2 * i], values[3 + 2 * i]) for i, limit in enumerate(limits)]
         return decision_from(values[0] == 1, values[1], rows)
