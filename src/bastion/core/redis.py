@@ -37,6 +37,15 @@ def open_redis(url: str, *, max_connections: int = 50, pool_timeout: float = 5.0
 _Call = tuple[str, list[str], list[Any], "asyncio.Future[Any]"]
 
 
+def _pack(connection: Any, commands: list[tuple[Any, ...]]) -> bytes | list[bytes]:
+    try:
+        import hiredis
+    except ImportError:  # pragma: no cover - hiredis comes with bastion[redis]
+        packed: list[bytes] = connection.pack_commands(commands)
+        return packed
+    return b"".join(hiredis.pack_command(command) for command in commands)
+
+
 class ScriptBatcher:
     """Runs Lua scripts, sending the calls made in one event-loop turn as one pipeline.
 
@@ -72,6 +81,34 @@ class ScriptBatcher:
             loop.call_soon(self._flush)  # collect whatever else this turn submits
         return future
 
+    async def _round_trip(self, batch: list[_Call]) -> list[Any]:
+        """Write every call at once on one pooled connection, then read every reply.
+
+        This is what a pipeline does, minus redis-py's per-command bookkeeping,
+        which costs more than the script on the server.
+        """
+        from redis.exceptions import ResponseError
+
+        commands = [
+            ("EVALSHA", self.shas[name], len(keys), *keys, *args) for name, keys, args, _ in batch
+        ]
+        pool = self.redis.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await connection.send_packed_command(_pack(connection, commands))
+            replies: list[Any] = []
+            for _ in batch:
+                try:
+                    replies.append(await connection.read_response())
+                except ResponseError as error:  # a whole reply: the stream stays in sync
+                    replies.append(error)
+            return replies
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
+
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
         task = asyncio.get_running_loop().create_task(self._send(batch))
@@ -82,18 +119,19 @@ class ScriptBatcher:
         from redis.exceptions import NoScriptError
 
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for name, keys, args, _ in batch:
-                pipe.evalsha(self.shas[name], len(keys), *keys, *args)
-            replies = await pipe.execute(raise_on_error=False)
+            replies = await self._round_trip(batch)
             if any(isinstance(reply, NoScriptError) for reply in replies):
                 for body in self.bodies.values():
                     await self.redis.script_load(body)
-                replies = [
-                    await self.redis.evalsha(self.shas[name], len(keys), *keys, *args)
+                again = [
+                    call
+                    for call, reply in zip(batch, replies, strict=True)
                     if isinstance(reply, NoScriptError)
-                    else reply
-                    for (name, keys, args, _), reply in zip(batch, replies, strict=True)
+                ]
+                retried = iter(await self._round_trip(again))
+                replies = [
+                    next(retried) if isinstance(reply, NoScriptError) else reply
+                    for reply in replies
                 ]
         except Exception as exc:
             replies = [exc] * len(batch)

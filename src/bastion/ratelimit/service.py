@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from starlette.requests import Request
@@ -76,6 +77,7 @@ class RateLimiter:
         self.outage_log_interval = outage_log_interval
         self._override_cache: dict[tuple[str, object], tuple[float, Sequence[Limit] | None]] = {}
         self._last_outage_log: dict[str, float] = {}  # per policy
+        self._counters: dict[tuple[str, str, str, str], Any] = {}
         self._decisions = (metrics or Metrics()).counter(
             "bastion_ratelimit_decisions_total",
             "Rate limit decisions by policy, route template, key kind and outcome.",
@@ -103,14 +105,21 @@ class RateLimiter:
             self._outage(policy, route, exc)
             return None
         outcome = "allowed" if decision.allowed else "limited"
-        self._decisions.labels(policy.name, route, policy.key.kind, outcome).inc()
+        self._count(policy, route, outcome)
         if not decision.allowed and self.on_limit is not None:
             await self._notify(LimitHit(policy.name, full_key, route, decision))
         return decision
 
+    def _count(self, policy: Policy, route: str, outcome: str) -> None:
+        labels = (policy.name, route, policy.key.kind, outcome)
+        counter = self._counters.get(labels)
+        if counter is None:  # labels() looks the child up by hashing: do it once
+            counter = self._counters[labels] = self._decisions.labels(*labels)
+        counter.inc()
+
     def _outage(self, policy: Policy, route: str, exc: Exception) -> None:
         outcome = "failed_open" if policy.fail_mode == "open" else "failed_closed"
-        self._decisions.labels(policy.name, route, policy.key.kind, outcome).inc()
+        self._count(policy, route, outcome)
         now = time.monotonic()
         if now - self._last_outage_log.get(policy.name, -math.inf) >= self.outage_log_interval:
             self._last_outage_log[policy.name] = now
