@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from typing import TYPE_CHECKING, Any
 
 from bastion.core.errors import ConfigurationError
@@ -61,8 +62,11 @@ class ScriptBatcher:
     Redis) they are loaded again and the affected calls retried.
     """
 
-    def __init__(self, redis: Redis, scripts: dict[str, str]) -> None:
+    def __init__(
+        self, redis: Redis, scripts: dict[str, str], *, round_trip_timeout: float = 5.0
+    ) -> None:
         self.redis = redis
+        self.round_trip_timeout = round_trip_timeout
         self.bodies = scripts
         # Redis names a script by the SHA-1 of its body; not a security use.
         self.shas = {
@@ -95,13 +99,15 @@ class ScriptBatcher:
         pool = self.redis.connection_pool
         connection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
-            await connection.send_packed_command(_pack(connection, commands))
-            replies: list[Any] = []
-            for _ in batch:
-                try:
-                    replies.append(await connection.read_response())
-                except ResponseError as error:  # a whole reply: the stream stays in sync
-                    replies.append(error)
+            # One deadline for the batch instead of one per reply.
+            async with asyncio.timeout(self.round_trip_timeout):
+                await connection.send_packed_command(_pack(connection, commands))
+                replies: list[Any] = []
+                for _ in batch:
+                    try:
+                        replies.append(await connection.read_response(timeout=math.inf))
+                    except ResponseError as error:  # a whole reply: the stream stays in sync
+                        replies.append(error)
             return replies
         except BaseException:
             await connection.disconnect()
