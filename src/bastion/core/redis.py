@@ -97,10 +97,10 @@ class ScriptBatcher:
             ("EVALSHA", self.shas[name], len(keys), *keys, *args) for name, keys, args, _ in batch
         ]
         pool = self.redis.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            # One deadline for the batch instead of one per reply.
-            async with asyncio.timeout(self.round_trip_timeout):
+        # One deadline for the batch (connecting included) instead of one per reply.
+        async with asyncio.timeout(self.round_trip_timeout):
+            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            try:
                 await connection.send_packed_command(_pack(connection, commands))
                 replies: list[Any] = []
                 for _ in batch:
@@ -108,12 +108,12 @@ class ScriptBatcher:
                         replies.append(await connection.read_response(timeout=math.inf))
                     except ResponseError as error:  # a whole reply: the stream stays in sync
                         replies.append(error)
-            return replies
-        except BaseException:
-            await connection.disconnect()
-            raise
-        finally:
-            await pool.release(connection)
+                return replies
+            except BaseException:
+                await connection.disconnect()
+                raise
+            finally:
+                await pool.release(connection)
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []

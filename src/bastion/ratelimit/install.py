@@ -29,7 +29,9 @@ def build_store(settings: RateLimitSettings, state: BastionState) -> RateLimitSt
         return MemoryRateLimitStore(clock=state.clock, max_keys=settings.max_memory_keys)
     if state.redis is None:
         raise ConfigurationError("BASTION_RATELIMIT__BACKEND=redis needs BASTION_REDIS_URL")
-    return RedisRateLimitStore(state.redis, prefix=settings.key_prefix)
+    return RedisRateLimitStore(
+        state.redis, prefix=settings.key_prefix, timeout=settings.timeout_ms / 1000
+    )
 
 
 def build_limiter(
@@ -46,7 +48,6 @@ def build_limiter(
         routes=routes,
         auth_limits=parse_limits(settings.auth),
         client_ip=ClientIP(settings.trusted_proxies),
-        timeout=settings.timeout_ms / 1000,
         metrics=metrics,
         on_limit=on_limit,
         overrides=overrides,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 import time
@@ -42,7 +41,7 @@ OnLimit = Callable[[LimitHit], Awaitable[None] | None]
 
 
 class RateLimiter:
-    """Decides requests against a store, with a timeout and a failure mode.
+    """Decides requests against a store, with a failure mode for when it fails.
 
     ``routes`` names the route template of a request; ``auth_limits`` are the
     limits of :func:`~bastion.ratelimit.auth_rate_limit` routes.
@@ -59,7 +58,6 @@ class RateLimiter:
         routes: RouteIndex,
         auth_limits: tuple[Limit, ...],
         client_ip: ClientIP | None = None,
-        timeout: float = 0.05,
         metrics: Metrics | None = None,
         on_limit: OnLimit | None = None,
         overrides: OverrideHook | None = None,
@@ -70,7 +68,6 @@ class RateLimiter:
         self.routes = routes
         self.auth_limits = auth_limits
         self.client_ip = client_ip or ClientIP()
-        self.timeout = timeout
         self.on_limit = on_limit
         self.overrides = overrides
         self.override_ttl = override_ttl
@@ -95,12 +92,7 @@ class RateLimiter:
         full_key = f"{policy.name}:{key}"
         try:
             limits = await self._limits(policy)
-            hit = self.store.hit(full_key, limits, policy.algorithm, policy.cost)
-            if self.store.remote:
-                async with asyncio.timeout(self.timeout):
-                    decision = await hit
-            else:
-                decision = await hit
+            decision = await self.store.hit(full_key, limits, policy.algorithm, policy.cost)
         except Exception as exc:
             self._outage(policy, route, exc)
             return None

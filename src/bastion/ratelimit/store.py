@@ -36,11 +36,12 @@ class Decision:
 
 
 class RateLimitStore(Protocol):
-    """Where counters live. Every method is one atomic step."""
+    """Where counters live. Every method is one atomic step.
 
-    #: Whether decisions cross the network (and so get the limiter's timeout). A remote
-    #: store must stay consistent when a caller stops waiting for ``hit``.
-    remote: bool
+    A store that crosses the network bounds its own waits and raises when one
+    runs out (the limiter then applies the policy's fail mode); it must stay
+    consistent when a caller is cancelled while waiting.
+    """
 
     async def hit(
         self, key: str, limits: Sequence[Limit], algorithm: Algorithm, cost: int = 1

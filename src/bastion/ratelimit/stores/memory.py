@@ -20,8 +20,6 @@ State = int | list[int]  # GCRA: theoretical arrival time; window: sorted hit ti
 class MemoryRateLimitStore:
     """Keeps at most ``max_keys`` counters, dropping the least recently used first."""
 
-    remote = False
-
     def __init__(self, *, clock: Clock | None = None, max_keys: int = 100_000) -> None:
         self.clock = clock or SystemClock()
         self.max_keys = max_keys

@@ -34,12 +34,12 @@ def _hash_tag(key: str) -> str:
 
 
 class RedisRateLimitStore:
-    remote = True
-
-    def __init__(self, redis: Redis, *, prefix: str = "bastion:") -> None:
+    def __init__(self, redis: Redis, *, prefix: str = "bastion:", timeout: float = 0.05) -> None:
+        """``timeout``: longest round trip of a batch of decisions, from the moment it is
+        sent, in seconds; past it the decisions fail (see the policy's fail mode)."""
         self.redis = redis
         self.prefix = prefix
-        self._scripts = ScriptBatcher(redis, _SCRIPTS)
+        self._scripts = ScriptBatcher(redis, _SCRIPTS, round_trip_timeout=timeout)
 
     def _keys(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> list[str]:
         base = f"{self.prefix}rl:{{{_hash_tag(key)}}}"
