@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import Request
 
 from bastion.core.errors import ConfigurationError
+from bastion.core.middleware import add_response_headers
 from bastion.core.state import bastion_state
 from bastion.ratelimit.errors import RateLimitExceeded
-from bastion.ratelimit.headers import RATELIMIT_HEADERS_SCOPE_KEY, rate_limit_headers
+from bastion.ratelimit.headers import rate_limit_headers
 from bastion.ratelimit.keys import Key, by_ip
 from bastion.ratelimit.limits import Limit, parse_limits
 from bastion.ratelimit.policy import FailMode, Policy
@@ -89,8 +90,7 @@ class RateLimit:
                 "Too many requests; retry after the time in Retry-After.",
                 headers={k.decode(): v.decode() for k, v in headers},
             )
-        # The middleware adds these to whatever response the route gives.
-        request.scope.setdefault("state", {})[RATELIMIT_HEADERS_SCOPE_KEY] = headers
+        add_response_headers(request.scope, headers)
 
 
 def auth_rate_limit(name: str) -> RateLimit:

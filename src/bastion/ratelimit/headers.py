@@ -16,8 +16,6 @@ from functools import lru_cache
 from bastion.ratelimit.limits import Limit
 from bastion.ratelimit.store import Decision
 
-RATELIMIT_HEADERS_SCOPE_KEY = "bastion.ratelimit.headers"
-
 
 @lru_cache(maxsize=1024)
 def _item_names(policy: str, count: int) -> tuple[str, ...]:

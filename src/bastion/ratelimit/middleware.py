@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bastion.core.middleware import send_problem
+from bastion.core.middleware import add_response_headers, send_problem
 from bastion.core.routes import RouteIndex
 from bastion.ratelimit.errors import RateLimitExceeded, RateLimitUnavailable
-from bastion.ratelimit.headers import RATELIMIT_HEADERS_SCOPE_KEY, rate_limit_headers
+from bastion.ratelimit.headers import rate_limit_headers
 from bastion.ratelimit.policy import Policy
 from bastion.ratelimit.service import RateLimiter
 
 
 class RateLimitMiddleware:
     """Applies ``default`` to every request except excluded paths and routes that
-    declare their own :class:`~bastion.ratelimit.RateLimit`; adds the rate limit
-    headers that either decision produced to the response."""
+    declare their own :class:`~bastion.ratelimit.RateLimit` (which decide in the
+    route's dependencies). The headers of a decision reach the response through
+    :func:`~bastion.core.middleware.add_response_headers`."""
 
     def __init__(
         self,
@@ -39,44 +40,35 @@ class RateLimitMiddleware:
         self._own_policy: dict[int, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        excluded = path in self.exclude_exact or path.startswith(self.exclude_prefixes)
-        route = self.routes.lookup(scope)
-        own_policy = self._has_own_policy(route.route)
-        if excluded and not own_policy:
-            await self.app(scope, receive, send)
-            return
-        # Route dependencies leave their headers here for us to send.
-        state = scope.setdefault("state", {})
-        headers: list[tuple[bytes, bytes]] = []
-        if self.default is not None and not excluded and not own_policy:
-            request = Request(scope)
-            try:
-                decision = await self.limiter.decide(self.default, request, route.template)
-            except RateLimitUnavailable as exc:
-                await send_problem(send, scope, exc, type_base=self.type_base)
-                return
-            if decision is not None:
-                headers = rate_limit_headers(self.default.name, decision)
-                if not decision.allowed:
-                    error = RateLimitExceeded(
-                        "Too many requests; retry after the time in Retry-After."
-                    )
-                    error.headers.update((k.decode(), v.decode()) for k, v in headers)
-                    await send_problem(send, scope, error, type_base=self.type_base)
+        if scope["type"] == "http" and self.default is not None:
+            path = scope["path"]
+            excluded = path in self.exclude_exact or path.startswith(self.exclude_prefixes)
+            if not excluded:
+                route = self.routes.lookup(scope)
+                if not self._has_own_policy(route.route) and not await self._admit(
+                    scope, send, route.template
+                ):
                     return
+        await self.app(scope, receive, send)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = state.get(RATELIMIT_HEADERS_SCOPE_KEY) or headers
-                if extra:
-                    message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    async def _admit(self, scope: Scope, send: Send, route: str) -> bool:
+        """Decide by the default policy; answer 429/503 and return False to refuse."""
+        assert self.default is not None
+        try:
+            decision = await self.limiter.decide(self.default, Request(scope), route)
+        except RateLimitUnavailable as exc:
+            await send_problem(send, scope, exc, type_base=self.type_base)
+            return False
+        if decision is None:
+            return True
+        headers = rate_limit_headers(self.default.name, decision)
+        if decision.allowed:
+            add_response_headers(scope, headers)
+            return True
+        error = RateLimitExceeded("Too many requests; retry after the time in Retry-After.")
+        error.headers.update((k.decode(), v.decode()) for k, v in headers)
+        await send_problem(send, scope, error, type_base=self.type_base)
+        return False
 
     def _has_own_policy(self, route: object) -> bool:
         if route is None:

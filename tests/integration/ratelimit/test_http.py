@@ -123,7 +123,9 @@ async def test_unknown_paths_count_against_the_default(client):
 
 
 async def test_route_limit_replaces_the_default(client):
-    strict = [(await client.get("/strict")).status_code for _ in range(3)]
+    first = await client.get("/strict")
+    assert first.headers["ratelimit"] == '"route:/strict";r=1;t=30'
+    strict = [first.status_code] + [(await client.get("/strict")).status_code for _ in range(2)]
     assert strict == [200, 200, 429]
     generous = [(await client.get("/generous")).status_code for _ in range(10)]
     assert generous == [200] * 10  # above the default of 3: the route's own limit rules

@@ -2,7 +2,10 @@
 
 from bastion.core.middleware.cors import OriginCORSMiddleware
 from bastion.core.middleware.problem import send_problem
-from bastion.core.middleware.request_context import RequestContextMiddleware
+from bastion.core.middleware.request_context import (
+    RequestContextMiddleware,
+    add_response_headers,
+)
 from bastion.core.middleware.request_guard import RequestGuardMiddleware, request_limits
 from bastion.core.middleware.security_headers import DOCS_CSP, security_headers, with_csp
 
@@ -11,6 +14,7 @@ __all__ = [
     "OriginCORSMiddleware",
     "RequestContextMiddleware",
     "RequestGuardMiddleware",
+    "add_response_headers",
     "request_limits",
     "security_headers",
     "send_problem",

@@ -29,6 +29,18 @@ log = structlog.get_logger("bastion.errors")
 _VALID_ID = re.compile(rb"\A[A-Za-z0-9._:\-]{1,128}\Z")
 
 
+RESPONSE_HEADERS_KEY = "bastion.response_headers"
+
+
+def add_response_headers(scope: Scope, headers: Headers) -> None:
+    """Have ``headers`` added to this request's response, whatever the route returns.
+
+    For middleware and dependencies that learn something the client should see
+    (rate limit state, ...) before the response exists.
+    """
+    scope.setdefault("state", {}).setdefault(RESPONSE_HEADERS_KEY, []).extend(headers)
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -59,6 +71,8 @@ class RequestContextMiddleware:
         if raw_id is None:
             raw_id = os.urandom(16).hex().encode()
         extra = [(self.id_header, raw_id), *self.path_headers.get(scope["path"], self.headers)]
+        # Shared with everything inside: Starlette's request.state is this dict.
+        state = scope.setdefault("state", {})
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -66,6 +80,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 own = message.get("headers", [])
+                added = state.get(RESPONSE_HEADERS_KEY)
+                if added:
+                    own = [*own, *added]
                 if any(name in self._names for name, _ in own):
                     own_names = {name for name, _ in own}
                     message["headers"] = [*own, *(h for h in extra if h[0] not in own_names)]

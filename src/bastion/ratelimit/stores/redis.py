@@ -12,8 +12,9 @@ hold information. See ``docs/rate-limiting.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bastion.core.redis import ScriptBatcher
 from bastion.ratelimit.limits import Limit
@@ -33,6 +34,20 @@ def _hash_tag(key: str) -> str:
     return key.replace("{", "(").replace("}", ")")
 
 
+@lru_cache(maxsize=1024)
+def _plan(limits: tuple[Limit, ...], algorithm: Algorithm) -> tuple[list[str], list[int]]:
+    """Key suffixes and script arguments of a policy: the same on every request."""
+    suffixes = [f":{limit.slug}:{algorithm}" for limit in limits]
+    params: list[int] = []
+    for limit in limits:
+        if algorithm == "gcra":
+            interval = emission_us(limit)
+            params += [interval, interval * limit.burst]
+        else:
+            params += [limit.amount, int(limit.period * MICROS)]
+    return suffixes, params
+
+
 class RedisRateLimitStore:
     def __init__(self, redis: Redis, *, prefix: str = "bastion:", timeout: float = 0.05) -> None:
         """``timeout``: longest round trip of a batch of decisions, from the moment it is
@@ -40,10 +55,6 @@ class RedisRateLimitStore:
         self.redis = redis
         self.prefix = prefix
         self._scripts = ScriptBatcher(redis, _SCRIPTS, round_trip_timeout=timeout)
-
-    def _keys(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> list[str]:
-        base = f"{self.prefix}rl:{{{_hash_tag(key)}}}"
-        return [f"{base}:{limit.slug}:{algorithm}" for limit in limits]
 
     async def hit(
         self, key: str, limits: Sequence[Limit], algorithm: Algorithm, cost: int = 1
@@ -61,14 +72,10 @@ class RedisRateLimitStore:
     async def _run(
         self, key: str, limits: Sequence[Limit], algorithm: Algorithm, cost: int, *, consume: bool
     ) -> Decision:
-        args: list[Any] = [cost, 1 if consume else 0]
-        for limit in limits:
-            if algorithm == "gcra":
-                interval = emission_us(limit)
-                args += [interval, interval * limit.burst]
-            else:
-                args += [limit.amount, int(limit.period * MICROS)]
-        raw = await self._scripts.call(algorithm, self._keys(key, limits, algorithm), args)
+        suffixes, params = _plan(tuple(limits), algorithm)
+        base = f"{self.prefix}rl:{{{_hash_tag(key)}}}"
+        keys = [base + suffix for suffix in suffixes]
+        raw = await self._scripts.call(algorithm, keys, [cost, 1 if consume else 0, *params])
         values = [int(v) for v in raw]
         rows = [(limit, values[2 + 2 * i], values[3 + 2 * i]) for i, limit in enumerate(limits)]
         return decision_from(values[0] == 1, values[1], rows)
