@@ -74,19 +74,37 @@ class ScriptBatcher:
             for name, body in scripts.items()
         }
         self._pending: list[_Call] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._sender: asyncio.Task[None] | None = None
+        self._scheduled = False
+        self._connection: Any = None  # taken from the pool once, kept for every batch
 
     def call(self, name: str, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
         """Queue script ``name``; the future holds its reply (or its error)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((name, keys, args, future))
-        if len(self._pending) == 1:
-            loop.call_soon(self._flush)  # collect whatever else this turn submits
+        self._schedule(loop)
         return future
 
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        # One batch travels at a time; calls made meanwhile form the next one, so
+        # batches grow with the load and the connection is never shared.
+        if self._pending and self._sender is None and not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)  # collect whatever else this turn submits
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        self._sender = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sender.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sender = None
+        self._schedule(task.get_loop())
+
     async def _round_trip(self, batch: list[_Call]) -> list[Any]:
-        """Write every call at once on one pooled connection, then read every reply.
+        """Write every call at once on the batcher's connection, then read every reply.
 
         This is what a pipeline does, minus redis-py's per-command bookkeeping,
         which costs more than the script on the server.
@@ -96,10 +114,12 @@ class ScriptBatcher:
         commands = [
             ("EVALSHA", self.shas[name], len(keys), *keys, *args) for name, keys, args, _ in batch
         ]
-        pool = self.redis.connection_pool
         # One deadline for the batch (connecting included) instead of one per reply.
         async with asyncio.timeout(self.round_trip_timeout):
-            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            if self._connection is None:
+                pool = self.redis.connection_pool
+                self._connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            connection = self._connection
             try:
                 await connection.send_packed_command(_pack(connection, commands))
                 replies: list[Any] = []
@@ -110,16 +130,9 @@ class ScriptBatcher:
                         replies.append(error)
                 return replies
             except BaseException:
-                await connection.disconnect()
+                # Replies may still be on the way: drop the socket; the next batch reconnects.
+                await connection.disconnect(nowait=True)
                 raise
-            finally:
-                await pool.release(connection)
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _send(self, batch: list[_Call]) -> None:
         from redis.exceptions import NoScriptError
