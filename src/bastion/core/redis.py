@@ -35,6 +35,7 @@ def open_redis(url: str, *, max_connections: int = 50, pool_timeout: float = 5.0
     return Redis(connection_pool=pool)
 
 
+MAX_IN_FLIGHT = 2
 _Call = tuple[str, list[str], list[Any], "asyncio.Future[Any]"]
 
 
@@ -74,9 +75,10 @@ class ScriptBatcher:
             for name, body in scripts.items()
         }
         self._pending: list[_Call] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._senders: set[asyncio.Task[None]] = set()
         self._scheduled = False
-        self._connection: Any = None  # taken from the pool once, kept for every batch
+        # Taken from the pool once and kept: one per batch in flight.
+        self._idle_connections: list[Any] = []
 
     def call(self, name: str, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
         """Queue script ``name``; the future holds its reply (or its error)."""
@@ -87,20 +89,22 @@ class ScriptBatcher:
         return future
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        # One batch travels at a time; calls made meanwhile form the next one, so
-        # batches grow with the load and the connection is never shared.
-        if self._pending and self._sender is None and not self._scheduled:
+        # At most MAX_IN_FLIGHT batches travel at once; calls made meanwhile form the
+        # next one, so batches grow with the load. Two overlap Redis's work on one
+        # batch with the app's work on the previous.
+        if self._pending and len(self._senders) < MAX_IN_FLIGHT and not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)  # collect whatever else this turn submits
 
     def _flush(self) -> None:
         self._scheduled = False
         batch, self._pending = self._pending, []
-        self._sender = asyncio.get_running_loop().create_task(self._send(batch))
-        self._sender.add_done_callback(self._sent)
+        sender = asyncio.get_running_loop().create_task(self._send(batch))
+        self._senders.add(sender)
+        sender.add_done_callback(self._sent)
 
     def _sent(self, task: asyncio.Task[None]) -> None:
-        self._sender = None
+        self._senders.discard(task)
         self._schedule(task.get_loop())
 
     async def _round_trip(self, batch: list[_Call]) -> list[Any]:
@@ -116,10 +120,11 @@ class ScriptBatcher:
         ]
         # One deadline for the batch (connecting included) instead of one per reply.
         async with asyncio.timeout(self.round_trip_timeout):
-            if self._connection is None:
+            if self._idle_connections:
+                connection = self._idle_connections.pop()
+            else:
                 pool = self.redis.connection_pool
-                self._connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-            connection = self._connection
+                connection = await pool.get_connection()  # type: ignore[no-untyped-call]
             try:
                 await connection.send_packed_command(_pack(connection, commands))
                 replies: list[Any] = []
@@ -128,10 +133,12 @@ class ScriptBatcher:
                         replies.append(await connection.read_response(timeout=math.inf))
                     except ResponseError as error:  # a whole reply: the stream stays in sync
                         replies.append(error)
+                self._idle_connections.append(connection)
                 return replies
             except BaseException:
                 # Replies may still be on the way: drop the socket; the next batch reconnects.
                 await connection.disconnect(nowait=True)
+                self._idle_connections.append(connection)
                 raise
 
     async def _send(self, batch: list[_Call]) -> None:
