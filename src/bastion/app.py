@@ -23,7 +23,7 @@ from bastion.core.middleware import (
     security_headers,
     with_csp,
 )
-from bastion.core.problems import install_problem_handlers
+from bastion.core.problems import document_problems, install_problem_handlers
 from bastion.core.redis import open_redis
 from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
@@ -124,6 +124,7 @@ def create_app(
     state.routes = RouteIndex(app.router.routes)
     metrics = state.extensions["metrics"] = Metrics()
     install_problem_handlers(app, type_base=settings.problem_type_base)
+    document_problems(app)
     install_health(app)
     app.include_router(metrics_router)
     if docs:

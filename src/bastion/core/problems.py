@@ -138,3 +138,51 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "HTTP error"
+
+
+_VALIDATION_PROBLEM: dict[str, Any] = {
+    "description": "Validation failed (problem+json `request.validation_failed`).",
+    "content": {
+        PROBLEM_JSON: {
+            "schema": {
+                **PROBLEM_SCHEMA,
+                "title": "ValidationProblem",
+                "properties": {
+                    **PROBLEM_SCHEMA["properties"],
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "location": {"type": "array", "items": {}},
+                                "message": {"type": "string"},
+                                "type": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what 422 answers really are: problem+json."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+                if "422" in responses:
+                    responses["422"] = _VALIDATION_PROBLEM
+        components = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

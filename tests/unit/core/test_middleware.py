@@ -98,3 +98,21 @@ async def test_cors_denies_every_origin_by_default(client_for, sqlite_url):
         "/livez", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
     )
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_route_vary_header_keeps_vary_origin(client_for, sqlite_url):
+    from fastapi import APIRouter, Response
+
+    router = APIRouter()
+
+    @router.get("/negotiated")
+    async def negotiated() -> Response:
+        return Response("{}", media_type="application/json", headers={"Vary": "Accept"})
+
+    settings = make_settings(sqlite_url, cors={"allow_origins": [ORIGIN]})
+    client = await client_for(create_app(settings, routers=[router]), migrate=False)
+    varies = (await client.get("/negotiated")).headers.get_list("vary")
+    assert varies == ["Accept", "Origin"]
+    from_origin = (await client.get("/negotiated", headers={"Origin": ORIGIN})).headers
+    assert "origin" in from_origin["vary"].lower()
+    assert from_origin.get_list("vary").count("Origin") <= 1

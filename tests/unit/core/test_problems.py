@@ -155,3 +155,11 @@ async def test_body_at_limit_passes(client):
     response = await client.post("/echo", content=b"x" * 64)
     assert response.status_code == 200
     assert response.json() == {"size": 64}
+
+
+async def test_openapi_describes_422_as_a_problem(client):
+    document = (await client.get("/openapi.json")).json()
+    response = document["paths"]["/payments"]["post"]["responses"]["422"]
+    schema = response["content"]["application/problem+json"]["schema"]
+    assert "errors" in schema["properties"]
+    assert "HTTPValidationError" not in document.get("components", {}).get("schemas", {})

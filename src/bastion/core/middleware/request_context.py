@@ -41,6 +41,17 @@ def add_response_headers(scope: Scope, headers: Headers) -> None:
     scope.setdefault("state", {}).setdefault(RESPONSE_HEADERS_KEY, []).extend(headers)
 
 
+def _missing(extra: Headers, own: Headers) -> Headers:
+    """The headers of ``extra`` the response lacks; ``Vary`` values are merged, not replaced."""
+    names = {name for name, _ in own}
+    varies = b",".join(value for name, value in own if name == b"vary").lower()
+    return [
+        (name, value)
+        for name, value in extra
+        if name not in names or (name == b"vary" and value.lower() not in varies)
+    ]
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -84,8 +95,7 @@ class RequestContextMiddleware:
                 if added:
                     own = [*own, *added]
                 if any(name in self._names for name, _ in own):
-                    own_names = {name for name, _ in own}
-                    message["headers"] = [*own, *(h for h in extra if h[0] not in own_names)]
+                    message["headers"] = [*own, *_missing(extra, own)]
                 else:
                     message["headers"] = [*own, *extra]
             await send(message)
