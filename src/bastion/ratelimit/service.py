@@ -91,7 +91,7 @@ class RateLimiter:
             return None
         full_key = f"{policy.name}:{key}"
         try:
-            limits = await self._limits(policy)
+            limits = policy.limits if self.overrides is None else await self._limits(policy)
             decision = await self.store.hit(full_key, limits, policy.algorithm, policy.cost)
         except Exception as exc:
             self._outage(policy, route, exc)

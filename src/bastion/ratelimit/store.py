@@ -7,7 +7,7 @@ the store's own (Redis server time for Redis), so app hosts' clocks don't matter
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -43,17 +43,17 @@ class RateLimitStore(Protocol):
     consistent when a caller is cancelled while waiting.
     """
 
-    async def hit(
+    def hit(
         self, key: str, limits: Sequence[Limit], algorithm: Algorithm, cost: int = 1
-    ) -> Decision:
+    ) -> Awaitable[Decision]:
         """Consume ``cost`` from every limit of ``key`` if all allow it, else from none."""
         ...
 
-    async def peek(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> Decision:
+    def peek(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> Awaitable[Decision]:
         """The state ``hit`` would see, consuming nothing."""
         ...
 
-    async def reset(self, key: str) -> int:
+    def reset(self, key: str) -> Awaitable[int]:
         """Forget every counter of ``key``; returns how many were removed (0 if none)."""
         ...
 

@@ -11,7 +11,7 @@ hold information. See ``docs/rate-limiting.md``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,13 +56,13 @@ class RedisRateLimitStore:
         self.prefix = prefix
         self._scripts = ScriptBatcher(redis, _SCRIPTS, round_trip_timeout=timeout)
 
-    async def hit(
+    def hit(
         self, key: str, limits: Sequence[Limit], algorithm: Algorithm, cost: int = 1
-    ) -> Decision:
-        return await self._run(key, limits, algorithm, cost, consume=True)
+    ) -> Awaitable[Decision]:
+        return self._run(key, limits, algorithm, cost, consume=True)
 
-    async def peek(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> Decision:
-        return await self._run(key, limits, algorithm, 1, consume=False)
+    def peek(self, key: str, limits: Sequence[Limit], algorithm: Algorithm) -> Awaitable[Decision]:
+        return self._run(key, limits, algorithm, 1, consume=False)
 
     async def reset(self, key: str) -> int:
         pattern = f"{self.prefix}rl:{{{_hash_tag(key)}}}:*"
