@@ -29,8 +29,8 @@ from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.ops.health import install_health
-from bastion.ops.metrics import Metrics
-from bastion.ops.router import router as metrics_router
+from bastion.ops.install import http_metrics_middleware, install_metrics
+from bastion.ops.pool_metrics import refresher
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
 from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
@@ -99,11 +99,12 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            if lifespan is None:
-                yield
-            else:
-                async with lifespan(app):
+            async with refresher(metrics):
+                if lifespan is None:
                     yield
+                else:
+                    async with lifespan(app):
+                        yield
         finally:
             if state.redis is not None:
                 await state.redis.aclose()
@@ -122,11 +123,10 @@ def create_app(
     )
     app.state.bastion = state
     state.routes = RouteIndex(app.router.routes)
-    metrics = state.extensions["metrics"] = Metrics()
     install_problem_handlers(app, type_base=settings.problem_type_base)
     document_problems(app)
     install_health(app)
-    app.include_router(metrics_router)
+    metrics = install_metrics(app, state, settings.metrics)
     if docs:
         install_docs(app)
     for router in routers:
@@ -159,6 +159,9 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
         vary_origin=bool(cors.allow_origins),
     )
     stack: list[tuple[Any, dict[str, Any]]] = [
+        # Outermost: it times the whole stack and records the status the client
+        # gets, including the 500 that the request-context layer makes of an error.
+        http_metrics_middleware(state),
         (
             RequestContextMiddleware,
             {

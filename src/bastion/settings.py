@@ -11,6 +11,7 @@ from pydantic import Field
 
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
+from bastion.ops.settings import MetricsSettings
 from bastion.ratelimit.settings import RateLimitSettings
 
 
@@ -18,6 +19,7 @@ class BastionSettings(CoreSettings):
     """Every setting of Bastion; see ``docs/settings.md``."""
 
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

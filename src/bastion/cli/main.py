@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +27,7 @@ app.add_typer(ratelimit_app, name="ratelimit")
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 AppOption = Annotated[
     str | None,
     typer.Option("--app", envvar="BASTION_APP", help="The app as 'package.module:app'."),
@@ -54,16 +58,22 @@ def serve(
         fail("give the app to serve: bastion serve package.module:app (or BASTION_APP)")
     # Build it once here so that bad settings stop us with one clear line.
     run(lambda: CliContext(path).app)
-    uvicorn.run(
-        path,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        log_config=None,
-        proxy_headers=False,
-        server_header=False,
-    )
+    with contextlib.ExitStack() as cleanup:
+        if workers > 1 and not reload and not os.environ.get(MULTIPROC_VARIABLE):
+            # Workers are spawned, so they import prometheus_client after this is set
+            # and keep their metrics in files that /metrics merges.
+            directory = tempfile.TemporaryDirectory(prefix="bastion-metrics-")
+            os.environ[MULTIPROC_VARIABLE] = cleanup.enter_context(directory)
+        uvicorn.run(
+            path,
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            log_config=None,
+            proxy_headers=False,
+            server_header=False,
+        )
 
 
 @openapi_app.command("export")

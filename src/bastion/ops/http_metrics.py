@@ -1,0 +1,147 @@
+"""HTTP server metrics, named as OpenTelemetry's semantic conventions name them.
+
+``http_server_request_duration_seconds`` (histogram) and
+``http_server_active_requests`` (gauge). The route label is the route
+*template* (``/projects/{project_id}``), known before routing from the
+:class:`~bastion.core.routes.RouteIndex`; paths no route matches share one
+value, so a scan of random URLs cannot grow the series without bound.
+
+Installed outermost, the duration covers the whole stack and the status is the
+one the client gets (the 500 the request-context layer makes of an unhandled
+error included).
+
+Every request passes here, so the numbers are kept as cheaply as the mode
+allows: in one process, plain ints and floats turned into metrics at scrape
+time (about half the cost of prometheus_client's locked values); with several
+workers, prometheus_client's values, which write to the shared files at once.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from time import perf_counter
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.utils import floatToGoString
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bastion.core.routes import RouteIndex
+from bastion.ops.metrics import Metrics
+
+DURATION = "http_server_request_duration_seconds"
+DURATION_HELP = "Duration of HTTP server requests."
+DURATION_LABELS = ("http_request_method", "http_route", "http_response_status_code")
+ACTIVE = "http_server_active_requests"
+ACTIVE_HELP = "HTTP server requests in progress."
+# OpenTelemetry's default buckets for http.server.request.duration.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+# The methods OTel names; any other collapses to _OTHER (a client picks the method).
+KNOWN_METHODS = frozenset(
+    ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY")
+)
+OTHER_METHOD = "_OTHER"
+Key = tuple[str, str, int]  # method, route template, status
+
+
+class LocalHttpStats:
+    """One process's numbers, as plain values; a collector turns them into metrics."""
+
+    def __init__(self) -> None:
+        self.active: dict[str, int] = {}
+        # Per key: a count per bucket (the last one +Inf), then the sum.
+        self.cells: dict[Key, list[float]] = {}
+        self._bounds = [*map(floatToGoString, DURATION_BUCKETS), "+Inf"]
+
+    def begin(self, method: str) -> None:
+        self.active[method] = self.active.get(method, 0) + 1
+
+    def end(self, key: Key, elapsed: float) -> None:
+        self.active[key[0]] -= 1
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self.cells[key] = [0.0] * (len(DURATION_BUCKETS) + 2)
+        cell[bisect_left(DURATION_BUCKETS, elapsed)] += 1
+        cell[-1] += elapsed
+
+    def collect(self) -> Iterator[Metric]:
+        active = GaugeMetricFamily(ACTIVE, ACTIVE_HELP, labels=["http_request_method"])
+        for method, in_flight in self.active.items():
+            active.add_metric([method], in_flight)
+        yield active
+        duration = HistogramMetricFamily(DURATION, DURATION_HELP, labels=DURATION_LABELS)
+        for (method, route, status), cell in self.cells.items():
+            cumulative, buckets = 0.0, []
+            # zip stops before the sum, the cell's last item
+            for bound, observed in zip(self._bounds, cell, strict=False):
+                cumulative += observed
+                buckets.append((bound, cumulative))
+            duration.add_metric([method, route, str(status)], buckets, cell[-1])
+        yield duration
+
+
+class SharedHttpStats:
+    """prometheus_client's metrics, for multiprocess mode (values in shared files)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._duration = metrics.histogram(
+            DURATION, DURATION_HELP, DURATION_LABELS, buckets=DURATION_BUCKETS
+        )
+        self._gauge = metrics.gauge(ACTIVE, ACTIVE_HELP, ["http_request_method"])
+        # labels() hashes its arguments to find the child: done once per combination.
+        self._observers: dict[Key, Callable[[float], None]] = {}
+        self._active: dict[str, Any] = {}
+
+    def begin(self, method: str) -> None:
+        active = self._active.get(method)
+        if active is None:
+            active = self._active[method] = self._gauge.labels(method)
+        active.inc()
+
+    def end(self, key: Key, elapsed: float) -> None:
+        self._active[key[0]].dec()
+        observe = self._observers.get(key)
+        if observe is None:
+            child = self._duration.labels(key[0], key[1], str(key[2]))
+            observe = self._observers[key] = child.observe
+        observe(elapsed)
+
+
+class HttpMetricsMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, routes: RouteIndex) -> None:
+        self.app = app
+        self.routes = routes
+        stats: LocalHttpStats | SharedHttpStats
+        if metrics.multiprocess:
+            stats = SharedHttpStats(metrics)
+        else:
+            stats = LocalHttpStats()
+            metrics.collected(stats, {DURATION: "histogram", ACTIVE: "gauge"})
+        self._begin = stats.begin
+        self._end = stats.end
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Before the app runs: routing may rewrite the scope's path (mounts).
+        route = self.routes.lookup(scope).template
+        method = scope["method"]
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
+        status = 500  # what the server answers when the app sends nothing
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self._begin(method)
+        start = perf_counter()
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            self._end((method, route, status), perf_counter() - start)

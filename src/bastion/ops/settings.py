@@ -1,0 +1,35 @@
+"""``BASTION_METRICS__*`` settings: who may read ``/metrics``."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from bastion.core.settings import CsvList, split_csv
+
+
+class MetricsSettings(BaseModel):
+    """Optional protection of ``/metrics``; with neither set, anyone may read it."""
+
+    token: SecretStr | None = Field(
+        None, description="Bearer token a scraper must send; unset lets any client in."
+    )
+    allow_networks: CsvList = Field(
+        default_factory=list,
+        description="Client networks (CIDR) allowed to scrape; empty allows every address.",
+    )
+
+    _split = field_validator("allow_networks", mode="before")(split_csv)
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return value
