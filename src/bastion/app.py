@@ -29,7 +29,7 @@ from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.ops.health import install_health
-from bastion.ops.install import http_metrics_middleware, install_metrics
+from bastion.ops.install import http_metrics, install_metrics
 from bastion.ops.pool_metrics import refresher
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
@@ -159,15 +159,13 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
         vary_origin=bool(cors.allow_origins),
     )
     stack: list[tuple[Any, dict[str, Any]]] = [
-        # Outermost: it times the whole stack and records the status the client
-        # gets, including the 500 that the request-context layer makes of an error.
-        http_metrics_middleware(state),
         (
             RequestContextMiddleware,
             {
                 "headers": headers,
                 "path_headers": dict.fromkeys(DOCS_PAGES, with_csp(headers, DOCS_CSP)),
                 "request_id_header": settings.http.request_id_header,
+                "observer": http_metrics(state),
                 "type_base": type_base,
             },
         ),

@@ -62,6 +62,11 @@ def configure_logging(*, level: str = "INFO", json_output: bool = False) -> None
     root.handlers = [h for h in root.handlers if h.get_name() != "bastion"] + [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not logger.handlers and not logger.propagate:
+            # Switched off (uvicorn --no-access-log): uvicorn skips formatting access
+            # lines only while the logger has no handler anywhere, so keep it that way.
+            continue
         # uvicorn installs its own handlers; let its records reach ours instead.
-        logging.getLogger(name).handlers = []
-        logging.getLogger(name).propagate = True
+        logger.handlers = []
+        logger.propagate = True

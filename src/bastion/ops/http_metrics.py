@@ -6,9 +6,8 @@
 :class:`~bastion.core.routes.RouteIndex`; paths no route matches share one
 value, so a scan of random URLs cannot grow the series without bound.
 
-Installed outermost, the duration covers the whole stack and the status is the
-one the client gets (the 500 the request-context layer makes of an unhandled
-error included).
+Called by the outermost middleware, the duration covers the whole stack and the
+status is the one the client gets (the 500 made of an unhandled error included).
 
 Every request passes here, so the numbers are kept as cheaply as the mode
 allows: in one process, plain ints and floats turned into metrics at scrape
@@ -26,7 +25,7 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from bastion.core.routes import RouteIndex
 from bastion.ops.metrics import Metrics
@@ -109,9 +108,14 @@ class SharedHttpStats:
         observe(elapsed)
 
 
-class HttpMetricsMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, routes: RouteIndex) -> None:
-        self.app = app
+class HttpMetrics:
+    """The :class:`~bastion.core.middleware.RequestObserver` that records the metrics.
+
+    The request-context middleware, outermost in the stack, calls it: the
+    duration covers the whole stack and the status is the one the client gets.
+    """
+
+    def __init__(self, metrics: Metrics, routes: RouteIndex) -> None:
         self.routes = routes
         stats: LocalHttpStats | SharedHttpStats
         if metrics.multiprocess:
@@ -122,26 +126,14 @@ class HttpMetricsMiddleware:
         self._begin = stats.begin
         self._end = stats.end
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def begin(self, scope: Scope) -> tuple[str, str, float]:
         # Before the app runs: routing may rewrite the scope's path (mounts).
-        route = self.routes.lookup(scope).template
         method = scope["method"]
         if method not in KNOWN_METHODS:
             method = OTHER_METHOD
-        status = 500  # what the server answers when the app sends nothing
-
-        async def send_recording_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         self._begin(method)
-        start = perf_counter()
-        try:
-            await self.app(scope, receive, send_recording_status)
-        finally:
-            self._end((method, route, status), perf_counter() - start)
+        return method, self.routes.lookup(scope).template, perf_counter()
+
+    def end(self, token: tuple[str, str, float], status: int) -> None:
+        method, route, start = token
+        self._end((method, route, status), perf_counter() - start)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 
 from bastion.core.state import BastionState
-from bastion.ops.http_metrics import HttpMetricsMiddleware
+from bastion.ops.http_metrics import HttpMetrics
 from bastion.ops.metrics import Metrics
 from bastion.ops.pool_metrics import PoolReader, install_pool_metrics, redis_pool, sqlalchemy_pool
 from bastion.ops.router import MetricsAccess
@@ -27,6 +25,6 @@ def install_metrics(app: FastAPI, state: BastionState, settings: MetricsSettings
     return metrics
 
 
-def http_metrics_middleware(state: BastionState) -> tuple[type, dict[str, Any]]:
-    """The HTTP metrics middleware and its options, for the stack."""
-    return HttpMetricsMiddleware, {"metrics": state.extensions["metrics"], "routes": state.routes}
+def http_metrics(state: BastionState) -> HttpMetrics:
+    """The observer that times every request, for the request-context middleware."""
+    return HttpMetrics(state.extensions["metrics"], state.routes)

@@ -4,6 +4,7 @@ from bastion.core.middleware.cors import OriginCORSMiddleware
 from bastion.core.middleware.problem import send_problem
 from bastion.core.middleware.request_context import (
     RequestContextMiddleware,
+    RequestObserver,
     add_response_headers,
 )
 from bastion.core.middleware.request_guard import RequestGuardMiddleware, request_limits
@@ -14,6 +15,7 @@ __all__ = [
     "OriginCORSMiddleware",
     "RequestContextMiddleware",
     "RequestGuardMiddleware",
+    "RequestObserver",
     "add_response_headers",
     "request_limits",
     "security_headers",

@@ -1,6 +1,7 @@
 """The outermost middleware: request id, response headers, last-resort errors.
 
-Three jobs every response needs, done in one layer because each layer costs a
+Three jobs every response needs (and a hook for a fourth, the metrics), done in
+one layer because each layer costs a
 call and a ``send`` wrapper on every request (see ``docs/middleware.md``):
 
 * the request id: taken from ``X-Request-ID`` when well formed, made otherwise,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any, Protocol
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,6 +54,18 @@ def _missing(extra: Headers, own: Headers) -> Headers:
     ]
 
 
+class RequestObserver(Protocol):
+    """Sees every HTTP request from outside the whole stack (metrics, traces).
+
+    ``begin`` runs before anything else and returns what ``end`` gets back with
+    the status the client received (500 when the app sent nothing).
+    """
+
+    def begin(self, scope: Scope) -> Any: ...
+
+    def end(self, token: Any, status: int) -> None: ...
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -61,9 +75,11 @@ class RequestContextMiddleware:
         type_base: str,
         request_id_header: str = "X-Request-ID",
         path_headers: dict[str, Headers] | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         """``path_headers`` replaces ``headers`` on exact paths (the docs pages' CSP)."""
         self.app = app
+        self.observer = observer
         self.headers = headers
         self.path_headers = path_headers or {}
         self.type_base = type_base
@@ -74,6 +90,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        observer = self.observer
+        observed = observer.begin(scope) if observer is not None else None
+        status = 500  # what the server answers when the app sends nothing
         raw_id = None
         for name, value in scope["headers"]:
             if name == self.id_header:
@@ -84,18 +103,22 @@ class RequestContextMiddleware:
         extra = [(self.id_header, raw_id), *self.path_headers.get(scope["path"], self.headers)]
         # Shared with everything inside: Starlette's request.state is this dict.
         state = scope.setdefault("state", {})
+        names = self._names
         started = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 own = message.get("headers", [])
                 added = state.get(RESPONSE_HEADERS_KEY)
                 if added:
                     own = [*own, *added]
-                if any(name in self._names for name, _ in own):
-                    message["headers"] = [*own, *_missing(extra, own)]
+                for name, _ in own:
+                    if name in names:  # the route set one of ours: keep its value
+                        message["headers"] = [*own, *_missing(extra, own)]
+                        break
                 else:
                     message["headers"] = [*own, *extra]
             await send(message)
@@ -119,3 +142,5 @@ class RequestContextMiddleware:
             await send_problem(send_with_headers, scope, error, type_base=self.type_base)
         finally:
             request_id_var.reset(token)
+            if observer is not None:
+                observer.end(observed, status)
