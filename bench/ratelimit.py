@@ -32,26 +32,35 @@ import json
 import os
 import secrets
 import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from harness import (
+    BENCH_DIR,
+    HOST,
+    HttpRound,
+    ResponseCheck,
+    base_env,
+    fmt,
+    load_windows,
+    loop_name,
+    med,
+    run_load_process,
+    run_loop,
+    run_main,
+    serve,
+    summary_result,
+    uvicorn_settings_text,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BENCH_DIR = Path(__file__).resolve().parent
-HOST = "127.0.0.1"
 REDIS_URL = os.environ.get("BASTION_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-READY_TIMEOUT_S = 30.0
-SETTLE_S = 0.1  # unmeasured lead-in of each HTTP round, after switching targets
 
 DECISIONS_TARGET = 2.0
 ENDPOINT_TARGET = 0.70
@@ -62,9 +71,8 @@ DECISION_LIMIT = "1000000/hour"
 # key, a few hundred thousand hits in a full run.
 ENDPOINT_LIMIT = "100000000/hour"
 ENDPOINT_PATH = "/ping"  # /livez is excluded from the global limit
-
-UVICORN_SETTINGS = {"--workers": "1", "--loop": "auto", "--http": "auto", "--log-level": "warning"}
-UVICORN_FLAGS = ["--no-access-log"]
+# The application arguments of the uvicorn command, for both endpoint targets.
+APP_ARGS = ("--app-dir", str(BENCH_DIR), "--factory", "ratelimit:create_bench_app")
 
 
 def create_bench_app() -> FastAPI:
@@ -79,44 +87,6 @@ def create_bench_app() -> FastAPI:
         return {"status": "ok"}
 
     return create_app(routers=[router], title="ratelimit bench")
-
-
-# --- shared helpers ----------------------------------------------------------------------------
-
-
-def med(values: list[float | None]) -> float | None:
-    known = [value for value in values if value is not None]
-    return statistics.median(known) if known else None
-
-
-def fmt(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of ``pid`` so far, or None where /proc is missing."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_loop(coro: Awaitable[Any]) -> Any:
-    """uvloop when installed: what uvicorn (``--loop auto``) runs the app's limiter on."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    return uvloop.run(coro)  # type: ignore[arg-type]
-
-
-def loop_name() -> str:
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio"
-    return f"uvloop {uvloop.__version__}"
 
 
 # --- 1. decisions per second -------------------------------------------------------------------
@@ -347,29 +317,11 @@ class Target:
     limited: bool
 
 
-@dataclass
-class HttpRound:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    server_us: float | None
-    server_cpu: float | None
-
-    @classmethod
-    def median(cls, rounds: list[HttpRound]) -> HttpRound:
-        return cls(
-            rps=statistics.median(r.rps for r in rounds),
-            p50_ms=statistics.median(r.p50_ms for r in rounds),
-            p99_ms=statistics.median(r.p99_ms for r in rounds),
-            server_us=med([r.server_us for r in rounds]),
-            server_cpu=med([r.server_cpu for r in rounds]),
-        )
-
-    def row(self, label: str) -> str:
-        return (
-            f"{label:<26} {self.rps:>9.1f} {self.p50_ms:>7.2f} {self.p99_ms:>7.2f} "
-            f"{fmt(self.server_us, '.1f'):>11} {fmt(self.server_cpu, '.0f'):>7}%"
-        )
+def http_row(result: HttpRound, label: str) -> str:
+    return (
+        f"{label:<26} {result.rps:>9.1f} {result.p50_ms:>7.2f} {result.p99_ms:>7.2f} "
+        f"{fmt(result.server_us, '.1f'):>11} {fmt(result.server_cpu, '.0f'):>7}%"
+    )
 
 
 HTTP_HEADER = (
@@ -377,160 +329,16 @@ HTTP_HEADER = (
 )
 
 
-async def _load_window(
-    session: Any, target: dict[str, Any], *, concurrency: int, settle: float, duration: float
-) -> dict[str, Any]:
-    """Keep ``concurrency`` requests in flight for ``settle + duration`` s; measure the last
-    ``duration`` s. A limited target must answer with the RateLimit headers every time."""
-    import aiohttp
-
-    latencies: list[float] = []
-    errors: list[str] = []
-    unlimited = 0
-    window_start = time.perf_counter() + settle
-    window_end = window_start + duration
-    cpu: dict[str, float | None] = {"server": None}
-
-    async def worker() -> None:
-        nonlocal unlimited
-        while (sent := time.perf_counter()) < window_end and not errors:
-            try:
-                async with session.get(target["url"]) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors.append(f"HTTP {response.status}")
-                    if target["limited"] and "ratelimit" not in response.headers:
-                        unlimited += 1
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-                return
-            if window_start <= (done := time.perf_counter()) <= window_end:
-                latencies.append(done - sent)
-
-    async def measure_cpu() -> None:
-        await asyncio.sleep(window_start - time.perf_counter())
-        before = cpu_seconds(target["pid"])
-        await asyncio.sleep(window_end - time.perf_counter())
-        after = cpu_seconds(target["pid"])
-        if before is not None and after is not None:
-            cpu["server"] = after - before
-
-    cpu_task = asyncio.create_task(measure_cpu())
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    if errors:
-        cpu_task.cancel()
-    else:
-        await cpu_task
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
-    return {
-        "requests": len(latencies),
-        "p50_ms": cuts[49] * 1000,
-        "p99_ms": cuts[98] * 1000,
-        "server_cpu_s": cpu["server"],
-        "unlimited": unlimited,
-        "errors": errors[:5],
-        "error_count": len(errors),
-    }
-
-
-async def _generate_load(spec: dict[str, Any]) -> int:
-    """Warm each target up, then alternate measured windows, one JSON line per window."""
-    import aiohttp
-
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with contextlib.AsyncExitStack() as stack:
-        sessions = [
-            await stack.enter_async_context(
-                aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=spec["concurrency"]), timeout=timeout
-                )
-            )
-            for _ in spec["targets"]
-        ]
-        for index in range(-1, spec["rounds"]):
-            warmup = index < 0
-            for target, session in zip(spec["targets"], sessions, strict=True):
-                result = await _load_window(
-                    session,
-                    target,
-                    concurrency=spec["concurrency"],
-                    settle=spec["warmup"] if warmup else SETTLE_S,
-                    duration=0 if warmup else spec["duration"],
-                )
-                if result["error_count"] or not warmup:
-                    print(json.dumps({"round": index, "target": target["name"], **result}))
-                    sys.stdout.flush()
-                if result["error_count"]:
-                    return 1
-    return 0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
-            if response.status == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {READY_TIMEOUT_S}s:\n{log_path.read_text()}")
-
-
-@contextlib.contextmanager
-def serve(target: Target, workdir: Path) -> Iterator[tuple[str, int]]:
-    """Run the bench app under uvicorn with ``target.env``; yield its base URL and pid."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--app-dir",
-        str(BENCH_DIR),
-        "--factory",
-        "ratelimit:create_bench_app",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        *[item for pair in UVICORN_SETTINGS.items() for item in pair],
-        *UVICORN_FLAGS,
-    ]
-    log_path = workdir / f"{target.name}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=target.env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches only this script, which stops the server
-        )
-    try:
-        base = f"http://{HOST}:{port}"
-        wait_ready(f"{base}/livez", process, log_path)
-        yield base, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def ratelimit_check(target: dict[str, Any]) -> ResponseCheck | None:
+    """A limited target must answer with the RateLimit headers every time."""
+    if not target["limited"]:
+        return None
+    return lambda response: "ratelimit" in response.headers
 
 
 def endpoint_targets(workdir: Path, prefix: str) -> tuple[Target, Target]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
-    base.update(
-        BASTION_ENV="test",
-        BASTION_SECRET_KEY=secrets.token_urlsafe(30),  # 40 characters
-        BASTION_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+    base = base_env(
+        workdir,
         BASTION_REDIS_URL=REDIS_URL,  # both: the client is lazy and only the limiter uses it
         BASTION_LOG__LEVEL="WARNING",
     )
@@ -569,8 +377,7 @@ def measure_endpoint(args: argparse.Namespace, prefix: str) -> tuple[HttpRound, 
     print(f"2. limited_endpoint_rps: GET {ENDPOINT_PATH} of one Bastion app, two processes")
     print(
         f"   server:  uvicorn {uvicorn.__version__} "
-        f"{' '.join(f'{k} {v}' for k, v in UVICORN_SETTINGS.items())} {' '.join(UVICORN_FLAGS)} "
-        f"on {HOST}, fastapi {fastapi.__version__}"
+        f"{uvicorn_settings_text()} on {HOST}, fastapi {fastapi.__version__}"
     )
     print(
         f"   limited: BASTION_RATELIMIT__BACKEND=redis BASTION_RATELIMIT__DEFAULT={ENDPOINT_LIMIT} "
@@ -588,62 +395,35 @@ def measure_endpoint(args: argparse.Namespace, prefix: str) -> tuple[HttpRound, 
         contextlib.ExitStack() as stack,
     ):
         targets = endpoint_targets(Path(tmp), prefix)
-        by_name = {t.name: t for t in targets}
-        servers = {t.name: stack.enter_context(serve(t, Path(tmp))) for t in targets}
-        rounds: dict[str, list[HttpRound]] = {t.name: [] for t in targets}
-        spec = {
-            "targets": [
-                {
-                    "name": t.name,
-                    "url": servers[t.name][0] + ENDPOINT_PATH,
-                    "pid": servers[t.name][1],
-                    "limited": t.limited,
-                }
-                for t in targets
-            ],
-            "concurrency": args.concurrency,
-            "warmup": args.warmup,
-            "rounds": args.rounds,
-            "duration": args.duration,
+        servers = {
+            t.name: stack.enter_context(serve(t.name, APP_ARGS, t.env, Path(tmp))) for t in targets
         }
+        rounds: dict[str, list[HttpRound]] = {t.name: [] for t in targets}
+        load_targets = [
+            {
+                "name": t.name,
+                "url": servers[t.name][0] + ENDPOINT_PATH,
+                "pid": servers[t.name][1],
+                "limited": t.limited,
+            }
+            for t in targets
+        ]
+        labels = {t.name: t.label for t in targets}
         unlimited_answers = 0
         print(f"round {HTTP_HEADER}")
-        command = [sys.executable, __file__, "--load", json.dumps(spec)]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-            try:
-                assert process.stdout is not None
-                for line in process.stdout:
-                    window = json.loads(line)
-                    target = by_name[window["target"]]
-                    if window["error_count"]:
-                        raise RuntimeError(
-                            f"{window['error_count']} failed requests to {target.label}: "
-                            f"{window['errors']}"
-                        )
-                    unlimited_answers += window["unlimited"]
-                    server_s = window["server_cpu_s"]
-                    result = HttpRound(
-                        rps=window["requests"] / args.duration,
-                        p50_ms=window["p50_ms"],
-                        p99_ms=window["p99_ms"],
-                        server_us=None
-                        if server_s is None or not window["requests"]
-                        else server_s / window["requests"] * 1e6,
-                        server_cpu=None if server_s is None else server_s / args.duration * 100,
-                    )
-                    rounds[target.name].append(result)
-                    print(f"{window['round'] + 1:>5} {result.row(target.label)}", flush=True)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-        if process.returncode != 0:
-            raise RuntimeError(f"load generator exited with {process.returncode}")
+        for window in load_windows(__file__, load_targets, args, labels):
+            unlimited_answers += window["check_failures"]
+            result = HttpRound.from_window(window, args.duration)
+            rounds[window["target"]].append(result)
+            print(
+                f"{window['round'] + 1:>5} {http_row(result, labels[window['target']])}", flush=True
+            )
         outcomes = decisions_by_outcome(servers["limited"][0])
 
     limited, unlimited = (HttpRound.median(rounds[t.name]) for t in targets)
     print(f"\nmedians of {args.rounds} rounds\n{HTTP_HEADER}\n{'-' * len(HTTP_HEADER)}")
-    print(limited.row(targets[0].label))
-    print(unlimited.row(targets[1].label))
+    print(http_row(limited, targets[0].label))
+    print(http_row(unlimited, targets[1].label))
     if limited.server_us is not None and unlimited.server_us is not None:
         cost = limited.server_us - unlimited.server_us
         print(
@@ -715,27 +495,25 @@ def run_benchmark(args: argparse.Namespace) -> int:
     summary = {
         "bench": "ratelimit",
         "results": [
-            {
-                "name": "redis_decisions_per_s",
-                "value": round(bastion.median("per_s"), 1),
-                "unit": "decisions/s",
-                "reference": (
+            summary_result(
+                "redis_decisions_per_s",
+                bastion.median("per_s"),
+                "decisions/s",
+                (
                     f"limits {limits.__version__} MovingWindowRateLimiter, async RedisStorage "
                     f"({reference.name.rsplit('_', 1)[1]})"
                 ),
-                "reference_value": round(reference.median("per_s"), 1),
-                "ratio": round(decision_ratio, 3),
-                "target_ratio": DECISIONS_TARGET,
-            },
-            {
-                "name": "limited_endpoint_rps",
-                "value": round(limited.rps, 1),
-                "unit": "req/s",
-                "reference": "same Bastion app, rate limiting disabled",
-                "reference_value": round(unlimited.rps, 1),
-                "ratio": round(endpoint_ratio, 3),
-                "target_ratio": ENDPOINT_TARGET,
-            },
+                reference.median("per_s"),
+                DECISIONS_TARGET,
+            ),
+            summary_result(
+                "limited_endpoint_rps",
+                limited.rps,
+                "req/s",
+                "same Bastion app, rate limiting disabled",
+                unlimited.rps,
+                ENDPOINT_TARGET,
+            ),
         ],
     }
     print(json.dumps(summary))
@@ -769,20 +547,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     if args.load:
-        return run_loop(_generate_load(json.loads(args.load)))
+        return run_load_process(json.loads(args.load), ratelimit_check)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # unwinds through the cleanups: servers, Redis keys
 
     signal.signal(signal.SIGTERM, stop)
-    try:
-        return run_benchmark(args)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped, Redis keys deleted", file=sys.stderr)
-        return 130
+    return run_main(lambda: run_benchmark(args), "interrupted; servers stopped, Redis keys deleted")
 
 
 if __name__ == "__main__":
