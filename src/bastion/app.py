@@ -30,6 +30,7 @@ from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.ops.health import install_health
 from bastion.ops.install import http_metrics, install_metrics
+from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
@@ -99,7 +100,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            async with refresher(metrics):
+            async with refresher(metrics), maintenance.follow():
                 if lifespan is None:
                     yield
                 else:
@@ -127,6 +128,9 @@ def create_app(
     document_problems(app)
     install_health(app)
     metrics = install_metrics(app, state, settings.metrics)
+    maintenance = state.extensions["maintenance"] = MaintenanceWatch(
+        state.db, settings.maintenance.poll_seconds
+    )
     if docs:
         install_docs(app)
     for router in routers:
@@ -180,6 +184,12 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
             "max_age": cors.max_age,
         }
         stack.append((OriginCORSMiddleware, options))
+    maintenance = {
+        "watch": state.extensions["maintenance"],
+        "exempt_paths": settings.maintenance.exempt_paths,
+        "type_base": type_base,
+    }
+    stack.append((MaintenanceMiddleware, maintenance))
     limiter = state.extensions.get("ratelimit")
     if isinstance(limiter, RateLimiter):
         stack.append(

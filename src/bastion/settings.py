@@ -11,7 +11,7 @@ from pydantic import Field
 
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
-from bastion.ops.settings import MetricsSettings
+from bastion.ops.settings import MaintenanceSettings, MetricsSettings
 from bastion.ratelimit.settings import RateLimitSettings
 
 
@@ -20,6 +20,7 @@ class BastionSettings(CoreSettings):
 
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

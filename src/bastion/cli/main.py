@@ -14,6 +14,7 @@ import typer
 
 from bastion.core.cli import CliContext, fail, run
 from bastion.lifecycle.cli import db_app
+from bastion.ops.cli import ops_app
 from bastion.ratelimit.cli import ratelimit_app
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(ops_app, name="ops")
 app.add_typer(ratelimit_app, name="ratelimit")
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")

@@ -33,3 +33,17 @@ class MetricsSettings(BaseModel):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
         return value
+
+
+class MaintenanceSettings(BaseModel):
+    """Maintenance mode (switched with ``bastion ops maintenance``)."""
+
+    poll_seconds: float = Field(
+        2.0, gt=0, description="How often each process reads the maintenance switch."
+    )
+    exempt_paths: CsvList = Field(
+        default_factory=lambda: ["/livez", "/readyz", "/startupz", "/metrics"],
+        description="Paths (and the paths under them) served during maintenance, e.g. admin.",
+    )
+
+    _split = field_validator("exempt_paths", mode="before")(split_csv)
