@@ -1,5 +1,8 @@
 """HTTP benchmarking machinery shared by the bench scripts.
 
+Not a benchmark itself: run ``bench/http_overhead.py`` or ``bench/ratelimit.py``
+(each with ``--quick`` for a run under a minute).
+
 Servers run under uvicorn on 127.0.0.1, each in its own process and session; the load
 comes from a separate process (aiohttp, keep-alive pools, fixed concurrency) that
 alternates short measured windows between the targets and prints one JSON line per
