@@ -17,11 +17,26 @@ from starlette.types import Scope
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def parse_networks(networks: Iterable[str]) -> tuple[Network, ...]:
+    """CIDR strings as networks; a bad one raises ``ValueError`` naming it."""
+    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def address_in(address: str, networks: tuple[Network, ...]) -> bool:
+    """Whether ``address`` (an IPv4-mapped IPv6 address counts as its IPv4) is in a network."""
+    ip = _parse(address)
+    if ip is None:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
+    return any(ip in network for network in networks)
+
+
 class ClientIP:
     """``ClientIP(["10.0.0.0/8"])(scope)`` returns the client address as a string."""
 
     def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
-        self.trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
+        self.trusted = parse_networks(trusted_proxies)
 
     def __call__(self, scope: Scope) -> str:
         client = scope.get("client")
@@ -35,8 +50,7 @@ class ClientIP:
         return hops[0] if hops else peer
 
     def _is_trusted(self, address: str) -> bool:
-        ip = _parse(address)
-        return ip is not None and any(ip in network for network in self.trusted)
+        return address_in(address, self.trusted)
 
 
 @lru_cache(maxsize=4096)

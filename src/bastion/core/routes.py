@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,3 +93,21 @@ class RouteIndex:
                 return info
             partial = partial or info  # right path, wrong method: still that route
         return partial or _NO_ROUTE
+
+
+class PathPrefixes:
+    """Paths and everything under them: ``/docs`` covers ``/docs`` and ``/docs/x``,
+    not ``/docsearch``. Used for exclusions and exemptions of middleware.
+
+    >>> prefixes = PathPrefixes(["/docs", "/metrics/"])
+    >>> [prefixes.covers(p) for p in ("/docs", "/docs/a.js", "/docsearch", "/metrics")]
+    [True, True, False, True]
+    """
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        paths = list(paths)
+        self._exact = frozenset(p.rstrip("/") or "/" for p in paths)
+        self._prefixes = tuple(p.rstrip("/") + "/" for p in paths)
+
+    def covers(self, path: str) -> bool:
+        return path in self._exact or path.startswith(self._prefixes)

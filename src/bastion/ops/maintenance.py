@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bastion.core.db import Database
 from bastion.core.errors import BastionError
 from bastion.core.middleware import send_problem
+from bastion.core.routes import PathPrefixes
 from bastion.ops.models import MaintenanceSwitch
 
 log = structlog.get_logger("bastion.ops")
@@ -104,9 +105,7 @@ class MaintenanceMiddleware:
     ) -> None:
         self.app = app
         self.watch = watch
-        paths = list(exempt_paths)
-        self.exempt_exact = frozenset(p.rstrip("/") or "/" for p in paths)
-        self.exempt_prefixes = tuple(p.rstrip("/") + "/" for p in paths)
+        self.exempt = PathPrefixes(exempt_paths)
         self.type_base = type_base
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,8 +114,7 @@ class MaintenanceMiddleware:
             not current.enabled
             or scope["type"] != "http"
             or (current.read_only and scope["method"] in SAFE_METHODS)
-            or scope["path"] in self.exempt_exact
-            or scope["path"].startswith(self.exempt_prefixes)
+            or self.exempt.covers(scope["path"])
         ):
             await self.app(scope, receive, send)
             return

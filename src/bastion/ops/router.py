@@ -9,10 +9,10 @@ peer: forwarding headers are not believed here, since anyone can send them.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from bastion.core.client_ip import address_in, parse_networks
 from bastion.core.state import bastion_state
 from bastion.ops.metrics import CONTENT_TYPE, Metrics
 from bastion.ops.settings import MetricsSettings
@@ -27,12 +27,12 @@ class MetricsAccess:
     def __init__(self, settings: MetricsSettings) -> None:
         token = settings.token.get_secret_value() if settings.token else None
         self.expected = f"Bearer {token}".encode() if token else None
-        networks = settings.allow_networks
-        self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+        self.networks = parse_networks(settings.allow_networks)
 
     def check(self, request: Request) -> None:
         """Raise 403 for an address outside the networks, 401 for a missing or wrong token."""
-        if self.networks and not self._allowed(request.client.host if request.client else ""):
+        host = request.client.host if request.client else ""
+        if self.networks and not address_in(host, self.networks):
             raise HTTPException(403, "This address may not read the metrics.")
         if self.expected is not None:
             given = request.headers.get("authorization", "").encode("latin-1")
@@ -42,15 +42,6 @@ class MetricsAccess:
                     "Send the metrics token as 'Authorization: Bearer <token>'.",
                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
                 )
-
-    def _allowed(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
-        return any(address in network for network in self.networks)
 
 
 def app_metrics(state_holder: object) -> Metrics:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from bastion.core.client_ip import parse_networks
 from bastion.core.settings import CsvList, split_csv
 
 
@@ -30,8 +29,7 @@ class MetricsSettings(BaseModel):
     @field_validator("allow_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for network in value:
-            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        parse_networks(value)  # ValueError names the bad one
         return value
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from bastion.core.client_ip import ClientIP
 from bastion.core.errors import ConfigurationError
 from bastion.core.problems import PROBLEM_JSON, PROBLEM_SCHEMA
-from bastion.core.routes import RouteIndex
+from bastion.core.routes import PathPrefixes, RouteIndex
 from bastion.core.state import BastionState
 from bastion.ops.metrics import Metrics
 from bastion.ratelimit.deps import declares_rate_limit
@@ -94,11 +94,11 @@ def document_limits(app: FastAPI, settings: RateLimitSettings, routes: RouteInde
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = original()
-        exact = {p.rstrip("/") for p in settings.exclude_paths}
-        prefixes = tuple(p.rstrip("/") + "/" for p in settings.exclude_paths)
+        excluded = PathPrefixes(settings.exclude_paths)
         for info in routes.entries:
-            excluded = info.template in exact or info.template.startswith(prefixes)
-            limited = declares_rate_limit(info.route) or (settings.default and not excluded)
+            limited = declares_rate_limit(info.route) or (
+                settings.default and not excluded.covers(info.template)
+            )
             operations = schema.get("paths", {}).get(info.template, {})
             for method in info.methods or ():
                 operation = operations.get(method.lower())

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.core.middleware import add_response_headers, send_problem
-from bastion.core.routes import RouteIndex
+from bastion.core.routes import PathPrefixes, RouteIndex
 from bastion.ratelimit.errors import RateLimitExceeded, RateLimitUnavailable
 from bastion.ratelimit.headers import rate_limit_headers
 from bastion.ratelimit.policy import Policy
@@ -34,16 +34,14 @@ class RateLimitMiddleware:
         self.routes = routes
         self.default = default
         # "/docs" excludes "/docs" and "/docs/...", not "/docsearch".
-        self.exclude_exact = frozenset(p.rstrip("/") or "/" for p in exclude_paths)
-        self.exclude_prefixes = tuple(p.rstrip("/") + "/" for p in exclude_paths)
+        self.excluded = PathPrefixes(exclude_paths)
         self.type_base = type_base
         self._own_policy: dict[int, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.default is not None:
             path = scope["path"]
-            excluded = path in self.exclude_exact or path.startswith(self.exclude_prefixes)
-            if not excluded:
+            if not self.excluded.covers(path):
                 route = self.routes.lookup(scope)
                 if not self._has_own_policy(route.route) and not await self._admit(
                     scope, send, route.template

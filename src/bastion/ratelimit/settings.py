@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from bastion.core.checks import CheckMessage
+from bastion.core.client_ip import parse_networks
 from bastion.core.settings import CsvList, split_csv
 from bastion.ratelimit.limits import parse_limits
 
@@ -52,6 +53,12 @@ class RateLimitSettings(BaseModel):
     )
 
     _split = field_validator("exclude_paths", "trusted_proxies", mode="before")(split_csv)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # ValueError names the bad one
+        return value
 
     @field_validator("default", "auth")
     @classmethod
