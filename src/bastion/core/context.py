@@ -1,4 +1,4 @@
-"""Per-request context: request id, principal, tenant and locale.
+"""Per-request context: request id, principal and tenant.
 
 Values live in ``contextvars`` so they follow the request through ``await``s and
 into tasks it spawns; logging binds them into every line.
@@ -12,7 +12,6 @@ from typing import Any
 request_id_var: ContextVar[str | None] = ContextVar("bastion_request_id", default=None)
 principal_var: ContextVar[Any | None] = ContextVar("bastion_principal", default=None)
 tenant_id_var: ContextVar[Any | None] = ContextVar("bastion_tenant_id", default=None)
-locale_var: ContextVar[str | None] = ContextVar("bastion_locale", default=None)
 
 
 def current_request_id() -> str | None:

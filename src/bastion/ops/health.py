@@ -22,7 +22,6 @@ from bastion.core.state import bastion_state
 from bastion.lifecycle.migrations import pending_revisions
 
 log = structlog.get_logger("bastion.health")
-PROBE_PATHS = ("/livez", "/readyz", "/startupz")
 Check = Callable[[], Awaitable[Any]]
 
 

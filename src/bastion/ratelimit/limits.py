@@ -31,11 +31,6 @@ class Limit:
         """A short, stable name used in store keys and headers: ``100-per-60s``."""
         return f"{self.amount}-per-{self.period:g}s"
 
-    @property
-    def emission_interval(self) -> float:
-        """Seconds between two requests at the sustained rate."""
-        return self.period / self.amount
-
     def __str__(self) -> str:
         burst = f";burst={self.burst}" if self.burst != self.amount else ""
         return f"{self.amount}/{self.period:g}s{burst}"
