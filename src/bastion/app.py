@@ -12,6 +12,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 
 from bastion.core.checks import raise_for_errors
+from bastion.core.client_ip import ClientIP
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
 from bastion.core.logging import configure_logging
@@ -90,6 +91,7 @@ def create_app(
         clock=clock or SystemClock(),
         migration_dirs=(migrations,) if migrations else (),
         seeders=dict(seeders or {}),
+        client_ip=ClientIP(settings.http.trusted_proxies),
     )
 
     @asynccontextmanager

@@ -186,3 +186,24 @@ def document_problems(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def problem_responses(*errors: type[BastionError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the errors a route may answer, grouped by status.
+
+    >>> from bastion.core.errors import InvalidCursor
+    >>> problem_responses(InvalidCursor)[400]["description"]
+    'Bad Request: `request.invalid_cursor` (problem+json)'
+    """
+    codes: dict[int, list[str]] = {}
+    for error in errors:
+        codes.setdefault(error.status, []).append(error.code)
+    return {
+        status: {
+            "description": f"{_reason(status)}: "
+            + ", ".join(f"`{code}`" for code in sorted(names))
+            + " (problem+json)",
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status, names in sorted(codes.items())
+    }

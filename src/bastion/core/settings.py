@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bastion.core.checks import CheckMessage
+from bastion.core.client_ip import parse_networks
 
 DEFAULT_SECRET_KEY = "bastion-insecure-development-secret-change-me"  # noqa: S105
 MIN_SECRET_LENGTH = 32
@@ -85,6 +86,18 @@ class HttpSettings(BaseModel):
         description="CSP for API responses (the docs pages get a relaxed one).",
     )
     request_id_header: str = Field("X-Request-ID", description="Header carrying the request id.")
+    trusted_proxies: CsvList = Field(
+        default_factory=list,
+        description="Proxy networks (CIDR) whose X-Forwarded-For/Forwarded are believed.",
+    )
+
+    _split = field_validator("trusted_proxies", mode="before")(split_csv)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # ValueError names the bad one
+        return value
 
 
 class LogSettings(BaseModel):

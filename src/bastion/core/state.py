@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bastion.core.client_ip import ClientIP
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
+from bastion.core.mail import Mailer, RecordingMailer
 from bastion.core.routes import RouteIndex
 from bastion.core.settings import CoreSettings
 
@@ -31,6 +33,8 @@ class BastionState:
     migration_dirs: Sequence[Path] = ()
     seeders: dict[str, Seeder] = field(default_factory=dict)
     routes: RouteIndex = field(default_factory=lambda: RouteIndex([]))
+    mailer: Mailer = field(default_factory=RecordingMailer)
+    client_ip: ClientIP = field(default_factory=ClientIP)
     # What features built for this app, by feature name ("metrics", "ratelimit", ...).
     extensions: dict[str, Any] = field(default_factory=dict)
 

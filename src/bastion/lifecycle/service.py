@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bastion.core.db import Database
+from bastion.core.db.upsert import insert_for
 from bastion.core.state import Seeder
 from bastion.lifecycle.models import SeedRun
 
@@ -35,7 +34,7 @@ async def run_seeders(
     """
     applied: list[str] = []
     skipped: list[str] = []
-    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    insert = insert_for(db.dialect)
     for name, seeder in seeders.items():
         async with db.session() as session:
             if force:

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from bastion.core.client_ip import ClientIP
 from bastion.core.errors import ConfigurationError
 from bastion.core.problems import PROBLEM_JSON, PROBLEM_SCHEMA
 from bastion.core.routes import PathPrefixes, RouteIndex
@@ -47,7 +46,7 @@ def build_limiter(
         build_store(settings, state),
         routes=routes,
         auth_limits=parse_limits(settings.auth),
-        client_ip=ClientIP(settings.trusted_proxies),
+        client_ip=state.client_ip,
         metrics=metrics,
         on_limit=on_limit,
         overrides=overrides,

@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from bastion.core.checks import CheckMessage
-from bastion.core.client_ip import parse_networks
 from bastion.core.settings import CsvList, split_csv
 from bastion.ratelimit.limits import parse_limits
 
@@ -42,23 +41,13 @@ class RateLimitSettings(BaseModel):
         ],
         description="Path prefixes the global limit skips.",
     )
-    trusted_proxies: CsvList = Field(
-        default_factory=list,
-        description="Proxy networks (CIDR) whose X-Forwarded-For/Forwarded are believed.",
-    )
     key_prefix: str = Field("bastion:", description="Prefix of the Redis keys.")
     max_memory_keys: int = Field(100_000, gt=0, description="Bound of the in-memory store.")
     override_cache_seconds: float = Field(
         30.0, ge=0, description="How long per-tenant override lookups are cached."
     )
 
-    _split = field_validator("exclude_paths", "trusted_proxies", mode="before")(split_csv)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        parse_networks(value)  # ValueError names the bad one
-        return value
+    _split = field_validator("exclude_paths", mode="before")(split_csv)
 
     @field_validator("default", "auth")
     @classmethod

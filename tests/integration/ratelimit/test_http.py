@@ -59,8 +59,12 @@ def clock():
     return ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
 
 
-async def make_client(client_for, sqlite_url, clock, **ratelimit):
-    settings = make_settings(sqlite_url, ratelimit={"default": "3/minute", **ratelimit})
+async def make_client(client_for, sqlite_url, clock, trusted_proxies=(), **ratelimit):
+    settings = make_settings(
+        sqlite_url,
+        ratelimit={"default": "3/minute", **ratelimit},
+        http={"trusted_proxies": list(trusted_proxies)},
+    )
     hits: list[LimitHit] = []
 
     async def overrides(policy: str, tenant: object):
