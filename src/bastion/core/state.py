@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
+from bastion.core.http import HttpClient
 from bastion.core.routes import RouteIndex
 from bastion.core.settings import CoreSettings
 
@@ -28,6 +29,7 @@ class BastionState:
     db: Database
     redis: Redis | None = None
     clock: Clock = field(default_factory=SystemClock)
+    http: HttpClient = field(default_factory=HttpClient)
     migration_dirs: Sequence[Path] = ()
     seeders: dict[str, Seeder] = field(default_factory=dict)
     routes: RouteIndex = field(default_factory=lambda: RouteIndex([]))
