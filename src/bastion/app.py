@@ -30,6 +30,7 @@ from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.ops.health import install_health
+from bastion.ops.http_breakers import outbound_client
 from bastion.ops.install import http_metrics, install_metrics
 from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
@@ -109,6 +110,7 @@ def create_app(
                     async with lifespan(app):
                         yield
         finally:
+            await state.http.close()
             if state.redis is not None:
                 await state.redis.aclose()
             await state.db.dispose()
@@ -130,6 +132,7 @@ def create_app(
     document_problems(app)
     install_health(app)
     metrics = install_metrics(app, state, settings.metrics)
+    state.http = outbound_client(settings.http_client, clock=state.clock, metrics=metrics)
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
         state.db, settings.maintenance.poll_seconds
     )

@@ -13,6 +13,7 @@ from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
 from bastion.ops.settings import MaintenanceSettings, MetricsSettings
 from bastion.ratelimit.settings import RateLimitSettings
+from bastion.security.settings import SecuritySettings
 
 
 class BastionSettings(CoreSettings):
@@ -21,6 +22,7 @@ class BastionSettings(CoreSettings):
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     def checks(self) -> list[CheckMessage]:
         return [
@@ -28,4 +30,5 @@ class BastionSettings(CoreSettings):
             *self.ratelimit.checks(
                 production=self.is_production, has_redis=self.redis_url is not None
             ),
+            *self.security.checks(production=self.is_production),
         ]

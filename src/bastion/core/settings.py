@@ -100,6 +100,25 @@ class HttpSettings(BaseModel):
         return value
 
 
+class HttpClientSettings(BaseModel):
+    """The outbound HTTP client (breach checks, webhooks, billing, messaging)."""
+
+    timeout_seconds: float = Field(10.0, gt=0, description="Default timeout of one attempt.")
+    retries: int = Field(
+        2, ge=0, description="Retries of idempotent requests on connection errors, 502, 503, 504."
+    )
+    backoff_seconds: float = Field(
+        0.2, ge=0, description="First retry delay; doubles each retry, with jitter."
+    )
+    max_connections: int = Field(100, ge=1, description="Connections kept per process.")
+    max_response_bytes: int = Field(
+        10_485_760, gt=0, description="Largest response body read; larger fails."
+    )
+    circuit_breakers: bool = Field(
+        True, description="Guard each outbound host with a circuit breaker."
+    )
+
+
 class LogSettings(BaseModel):
     """Structured logging."""
 
@@ -153,6 +172,7 @@ class CoreSettings(BaseSettings):
     )
     cors: CorsSettings = Field(default_factory=CorsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    http_client: HttpClientSettings = Field(default_factory=HttpClientSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("database_url")

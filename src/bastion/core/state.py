@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from bastion.core.client_ip import ClientIP
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
+from bastion.core.http import HttpClient
 from bastion.core.mail import Mailer, RecordingMailer
 from bastion.core.routes import RouteIndex
 from bastion.core.settings import CoreSettings
@@ -30,6 +31,7 @@ class BastionState:
     db: Database
     redis: Redis | None = None
     clock: Clock = field(default_factory=SystemClock)
+    http: HttpClient = field(default_factory=HttpClient)
     migration_dirs: Sequence[Path] = ()
     seeders: dict[str, Seeder] = field(default_factory=dict)
     routes: RouteIndex = field(default_factory=lambda: RouteIndex([]))

@@ -78,6 +78,7 @@ def test_production_refuses_sqlite_without_opt_in():
         "core.E004": "error",
         "core.W001": "warning",
         "ratelimit.W001": "warning",
+        "security.W001": "warning",
     }
     with pytest.raises(ConfigurationError, match="BASTION_DATABASE_URL"):
         create_app(settings)
@@ -106,6 +107,7 @@ def test_good_production_settings_pass():
         redis_url="redis://127.0.0.1:6379/0",
         docs_enabled=False,
         cors={"allow_origins": ["https://app.example"], "allow_credentials": True},
+        security={"hibp_enabled": True},
     )
     assert settings.checks() == []
     assert settings.hsts_enabled and settings.log_json

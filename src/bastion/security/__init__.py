@@ -1,0 +1,40 @@
+"""Security primitives: password hashing and policy, tokens, secrets at rest,
+signatures, JWT signing keys and TOTP.
+
+>>> from bastion.security import hash_token, new_token
+>>> token = new_token(prefix="bk_")
+>>> len(hash_token(token))
+64
+"""
+
+from bastion.security.errors import (
+    BadSignature,
+    BreachCheckUnavailable,
+    DecryptionFailed,
+    InvalidToken,
+    NoSigningKey,
+    PasswordRejected,
+    SecurityError,
+    SignatureExpired,
+    SigningKeyNotFound,
+)
+from bastion.security.passwords import PasswordHasher
+from bastion.security.settings import SecuritySettings
+from bastion.security.tokens import hash_token, new_token, tokens_equal
+
+__all__ = [
+    "BadSignature",
+    "BreachCheckUnavailable",
+    "DecryptionFailed",
+    "InvalidToken",
+    "NoSigningKey",
+    "PasswordHasher",
+    "PasswordRejected",
+    "SecurityError",
+    "SecuritySettings",
+    "SignatureExpired",
+    "SigningKeyNotFound",
+    "hash_token",
+    "new_token",
+    "tokens_equal",
+]
