@@ -36,7 +36,7 @@ class SecuritySettings(BaseModel):
     hibp_cache_seconds: float = Field(
         3600.0, ge=0, description="How long a range answer is cached per hash prefix."
     )
-    hibp_cache_entries: int = Field(10_000, ge=1, description="Most hash prefixes cached.")
+    hibp_cache_entries: int = Field(1000, ge=1, description="Most hash prefixes cached.")
     previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Former secret keys: they still decrypt and verify, never encrypt or sign.",
