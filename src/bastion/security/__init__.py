@@ -8,6 +8,7 @@ signatures, JWT signing keys and TOTP.
 """
 
 from bastion.security.breach import BreachChecker, HibpBreachChecker
+from bastion.security.crypto import SecretBox
 from bastion.security.errors import (
     BadSignature,
     BreachCheckUnavailable,
@@ -22,6 +23,7 @@ from bastion.security.errors import (
 from bastion.security.passwords import PasswordHasher
 from bastion.security.policy import PasswordPolicy
 from bastion.security.settings import SecuritySettings
+from bastion.security.signing import Signer
 from bastion.security.tokens import hash_token, new_token, tokens_equal
 
 __all__ = [
@@ -35,9 +37,11 @@ __all__ = [
     "PasswordHasher",
     "PasswordPolicy",
     "PasswordRejected",
+    "SecretBox",
     "SecurityError",
     "SecuritySettings",
     "SignatureExpired",
+    "Signer",
     "SigningKeyNotFound",
     "hash_token",
     "new_token",

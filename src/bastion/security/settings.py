@@ -59,6 +59,14 @@ class SecuritySettings(BaseModel):
             raise ValueError("password_min_length is larger than password_max_length")
         return self
 
+    def secret_keys(self, current: SecretStr) -> list[str]:
+        """``current`` (``BASTION_SECRET_KEY``) then the previous keys: what a
+        :class:`~bastion.security.crypto.SecretBox` or a ``Signer`` takes."""
+        return [
+            current.get_secret_value(),
+            *(k.get_secret_value() for k in self.previous_secret_keys),
+        ]
+
     def checks(self, *, production: bool) -> list[CheckMessage]:
         prod: Literal["error", "warning"] = "error" if production else "warning"
         found = []
