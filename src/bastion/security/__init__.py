@@ -7,6 +7,8 @@ signatures, JWT signing keys and TOTP.
 64
 """
 
+from bastion.security.breach import BreachChecker, HibpBreachChecker
+from bastion.security.crypto import SecretBox
 from bastion.security.errors import (
     BadSignature,
     BreachCheckUnavailable,
@@ -19,20 +21,27 @@ from bastion.security.errors import (
     SigningKeyNotFound,
 )
 from bastion.security.passwords import PasswordHasher
+from bastion.security.policy import PasswordPolicy
 from bastion.security.settings import SecuritySettings
+from bastion.security.signing import Signer
 from bastion.security.tokens import hash_token, new_token, tokens_equal
 
 __all__ = [
     "BadSignature",
     "BreachCheckUnavailable",
+    "BreachChecker",
     "DecryptionFailed",
+    "HibpBreachChecker",
     "InvalidToken",
     "NoSigningKey",
     "PasswordHasher",
+    "PasswordPolicy",
     "PasswordRejected",
+    "SecretBox",
     "SecurityError",
     "SecuritySettings",
     "SignatureExpired",
+    "Signer",
     "SigningKeyNotFound",
     "hash_token",
     "new_token",

@@ -36,7 +36,7 @@ class SecuritySettings(BaseModel):
     hibp_cache_seconds: float = Field(
         3600.0, ge=0, description="How long a range answer is cached per hash prefix."
     )
-    hibp_cache_entries: int = Field(10_000, ge=1, description="Most hash prefixes cached.")
+    hibp_cache_entries: int = Field(1000, ge=1, description="Most hash prefixes cached.")
     previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Former secret keys: they still decrypt and verify, never encrypt or sign.",
@@ -58,6 +58,14 @@ class SecuritySettings(BaseModel):
         if self.password_min_length > self.password_max_length:
             raise ValueError("password_min_length is larger than password_max_length")
         return self
+
+    def secret_keys(self, current: SecretStr) -> list[str]:
+        """``current`` (``BASTION_SECRET_KEY``) then the previous keys: what a
+        :class:`~bastion.security.crypto.SecretBox` or a ``Signer`` takes."""
+        return [
+            current.get_secret_value(),
+            *(k.get_secret_value() for k in self.previous_secret_keys),
+        ]
 
     def checks(self, *, production: bool) -> list[CheckMessage]:
         prod: Literal["error", "warning"] = "error" if production else "warning"

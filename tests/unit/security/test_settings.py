@@ -27,6 +27,11 @@ def test_environment_variables_fill_the_section(monkeypatch: pytest.MonkeyPatch)
         "old-key-2",
     ]
     assert "old-key-1" not in repr(settings.security)
+    assert settings.security.secret_keys(settings.secret_key) == [
+        settings.secret_key.get_secret_value(),
+        "old-key-1",
+        "old-key-2",
+    ]
     assert settings.security.jwt_algorithm == "HS256"
 
 
