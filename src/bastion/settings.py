@@ -11,7 +11,12 @@ from pydantic import Field
 
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
-from bastion.ops.settings import MaintenanceSettings, MetricsSettings
+from bastion.ops.settings import (
+    MaintenanceSettings,
+    MetricsSettings,
+    SheddingSettings,
+    ShutdownSettings,
+)
 from bastion.ratelimit.settings import RateLimitSettings
 
 
@@ -21,6 +26,8 @@ class BastionSettings(CoreSettings):
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
+    shedding: SheddingSettings = Field(default_factory=SheddingSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [
