@@ -34,6 +34,8 @@ from bastion.ops.http_breakers import outbound_client
 from bastion.ops.install import http_metrics, install_metrics
 from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
+from bastion.ops.shedding import LoadShedder
+from bastion.ops.shutdown import GracefulShutdown
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
 from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
@@ -103,7 +105,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            async with refresher(metrics), maintenance.follow():
+            async with refresher(metrics), maintenance.follow(), shutdown.installed():
                 if lifespan is None:
                     yield
                 else:
@@ -130,7 +132,7 @@ def create_app(
     state.routes = RouteIndex(app.router.routes)
     install_problem_handlers(app, type_base=settings.problem_type_base)
     document_problems(app)
-    install_health(app)
+    shutdown = GracefulShutdown(install_health(app), drain_seconds=settings.shutdown.drain_seconds)
     metrics = install_metrics(app, state, settings.metrics)
     state.http = outbound_client(settings.http_client, clock=state.clock, metrics=metrics)
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
@@ -154,6 +156,18 @@ def create_app(
     return app
 
 
+def _shedder(settings: BastionSettings, state: BastionState) -> LoadShedder | None:
+    shedding = settings.shedding
+    if not shedding.max_in_flight:
+        return None
+    return LoadShedder(
+        shedding.max_in_flight,
+        retry_after=shedding.retry_after_seconds,
+        exempt_paths=shedding.exempt_paths,
+        metrics=state.extensions["metrics"],
+    )
+
+
 def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionState) -> None:
     """The default stack, outermost first (see ``docs/middleware.md``).
 
@@ -175,6 +189,7 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
                 "path_headers": dict.fromkeys(DOCS_PAGES, with_csp(headers, DOCS_CSP)),
                 "request_id_header": settings.http.request_id_header,
                 "observer": http_metrics(state),
+                "shedder": _shedder(settings, state),
                 "type_base": type_base,
             },
         ),

@@ -11,7 +11,12 @@ from pydantic import Field
 
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
-from bastion.ops.settings import MaintenanceSettings, MetricsSettings
+from bastion.ops.settings import (
+    MaintenanceSettings,
+    MetricsSettings,
+    SheddingSettings,
+    ShutdownSettings,
+)
 from bastion.ratelimit.settings import RateLimitSettings
 from bastion.security.settings import SecuritySettings
 
@@ -23,6 +28,8 @@ class BastionSettings(CoreSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
+    shedding: SheddingSettings = Field(default_factory=SheddingSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

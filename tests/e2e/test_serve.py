@@ -6,9 +6,7 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,21 +16,14 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET
+from tests.e2e.serving import BASTION, REPO_ROOT, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cli]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BASTION = Path(sys.executable).parent / "bastion"
 TASKBOARD = "examples.taskboard.app:app"
 WORKERS = 2
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str, *, timeout: float = 1) -> httpx.Response:

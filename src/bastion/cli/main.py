@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from bastion.core.cli import CliContext, fail, run
 from bastion.lifecycle.cli import db_app
 from bastion.ops.cli import ops_app
 from bastion.ratelimit.cli import ratelimit_app
+from bastion.settings import BastionSettings
 
 app = typer.Typer(
     name="bastion",
@@ -59,7 +61,10 @@ def serve(
     if not path:
         fail("give the app to serve: bastion serve package.module:app (or BASTION_APP)")
     # Build it once here so that bad settings stop us with one clear line.
-    run(lambda: CliContext(path).app)
+    cli = CliContext(path)
+    run(lambda: cli.app)
+    settings = cli.settings
+    grace = settings.shutdown.grace_seconds if isinstance(settings, BastionSettings) else None
     with contextlib.ExitStack() as cleanup:
         if workers > 1 and not reload and not os.environ.get(MULTIPROC_VARIABLE):
             # Workers are spawned, so they import prometheus_client after this is set
@@ -75,6 +80,8 @@ def serve(
             log_config=None,
             proxy_headers=False,
             server_header=False,
+            # After SIGTERM (and the app's drain), how long requests in flight may finish.
+            timeout_graceful_shutdown=math.ceil(grace) if grace else None,
         )
 
 

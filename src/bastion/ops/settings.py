@@ -45,3 +45,40 @@ class MaintenanceSettings(BaseModel):
     )
 
     _split = field_validator("exempt_paths", mode="before")(split_csv)
+
+
+class ShutdownSettings(BaseModel):
+    """What a process does on SIGTERM (see ``docs/ops.md``, "Graceful shutdown")."""
+
+    drain_seconds: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "After SIGTERM, seconds to keep serving with /readyz at 503 before the server "
+            "stops accepting connections; 0 stops accepting at once."
+        ),
+    )
+    grace_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Then, longest wait for requests in flight before they are cut (serve).",
+    )
+
+
+class SheddingSettings(BaseModel):
+    """Load shedding: refuse requests over a per-process concurrency limit."""
+
+    max_in_flight: int = Field(
+        0,
+        ge=0,
+        description="Most requests in progress per process; more get 503 ops.overloaded. 0: off.",
+    )
+    retry_after_seconds: int = Field(
+        1, ge=1, description="Retry-After of an ops.overloaded answer, in seconds."
+    )
+    exempt_paths: CsvList = Field(
+        default_factory=lambda: ["/livez", "/readyz", "/startupz", "/metrics"],
+        description="Paths (and the paths under them) never shed: probes and metrics.",
+    )
+
+    _split = field_validator("exempt_paths", mode="before")(split_csv)

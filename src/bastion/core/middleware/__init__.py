@@ -5,6 +5,7 @@ from bastion.core.middleware.problem import send_problem
 from bastion.core.middleware.request_context import (
     RequestContextMiddleware,
     RequestObserver,
+    Shedder,
     add_response_headers,
 )
 from bastion.core.middleware.request_guard import RequestGuardMiddleware, request_limits
@@ -16,6 +17,7 @@ __all__ = [
     "RequestContextMiddleware",
     "RequestGuardMiddleware",
     "RequestObserver",
+    "Shedder",
     "add_response_headers",
     "request_limits",
     "security_headers",

@@ -1,8 +1,8 @@
 """The outermost middleware: request id, response headers, last-resort errors.
 
-Three jobs every response needs (and a hook for a fourth, the metrics), done in
-one layer because each layer costs a
-call and a ``send`` wrapper on every request (see ``docs/middleware.md``):
+Three jobs every response needs (and hooks for the metrics and load shedding),
+done in one layer because each layer costs a call and a ``send`` wrapper on
+every request (see ``docs/middleware.md``):
 
 * the request id: taken from ``X-Request-ID`` when well formed, made otherwise,
   put in the context (and so in every log line) and echoed in the response;
@@ -10,19 +10,23 @@ call and a ``send`` wrapper on every request (see ``docs/middleware.md``):
   route set itself is left alone;
 * an exception no handler took becomes a 500 problem that names only the
   request id, and is logged with its traceback.
+
+It also counts the requests in progress: over a :class:`Shedder`'s limit, the
+shedder may refuse the request before the app sees it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Any, Protocol
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.core.context import request_id_var
-from bastion.core.errors import InternalError
+from bastion.core.errors import BastionError, InternalError
 from bastion.core.middleware.problem import send_problem
 from bastion.core.middleware.security_headers import Headers
 
@@ -66,6 +70,16 @@ class RequestObserver(Protocol):
     def end(self, token: Any, status: int) -> None: ...
 
 
+class Shedder(Protocol):
+    """Load shedding: asked about each request that arrives with ``limit`` in progress."""
+
+    limit: int
+
+    def refusal(self, scope: Scope) -> BastionError | None:
+        """The error to answer with, or None to let the request in."""
+        ...
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -76,10 +90,14 @@ class RequestContextMiddleware:
         request_id_header: str = "X-Request-ID",
         path_headers: dict[str, Headers] | None = None,
         observer: RequestObserver | None = None,
+        shedder: Shedder | None = None,
     ) -> None:
         """``path_headers`` replaces ``headers`` on exact paths (the docs pages' CSP)."""
         self.app = app
         self.observer = observer
+        self.shedder = shedder
+        self.limit = shedder.limit if shedder is not None else sys.maxsize
+        self.in_flight = 0  # HTTP requests in progress in this process
         self.headers = headers
         self.path_headers = path_headers or {}
         self.type_base = type_base
@@ -124,7 +142,13 @@ class RequestContextMiddleware:
             await send(message)
 
         token = request_id_var.set(raw_id.decode("latin-1"))
+        self.in_flight += 1
         try:
+            if self.in_flight > self.limit and self.shedder is not None:
+                refusal = self.shedder.refusal(scope)
+                if refusal is not None:
+                    await send_problem(send_with_headers, scope, refusal, type_base=self.type_base)
+                    return
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
             log.exception(
@@ -141,6 +165,7 @@ class RequestContextMiddleware:
             )
             await send_problem(send_with_headers, scope, error, type_base=self.type_base)
         finally:
+            self.in_flight -= 1
             request_id_var.reset(token)
             if observer is not None:
                 observer.end(observed, status)
