@@ -11,11 +11,13 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI
 
+from bastion.auth.install import install_auth
 from bastion.core.checks import raise_for_errors
 from bastion.core.client_ip import ClientIP
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
 from bastion.core.logging import configure_logging
+from bastion.core.mail import Mailer, RecordingMailer
 from bastion.core.middleware import (
     DOCS_CSP,
     OriginCORSMiddleware,
@@ -58,6 +60,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     on_rate_limit: OnLimit | None = None,
     rate_limit_overrides: OverrideHook | None = None,
+    mailer: Mailer | None = None,
 ) -> FastAPI:
     """Build a FastAPI app with Bastion's stack.
 
@@ -67,7 +70,9 @@ def create_app(
     Alembic versions directory; ``seeders`` are named fixture loaders for
     ``bastion db seed``; ``lifespan`` runs inside Bastion's. ``on_rate_limit``
     is called on every rate limit refusal; ``rate_limit_overrides`` gives
-    per-tenant limits (see ``docs/rate-limiting.md``).
+    per-tenant limits (see ``docs/rate-limiting.md``). ``mailer`` sends the
+    framework's emails (verification, reset, lockout notices); the default
+    records them and logs them (see ``docs/auth.md``).
 
     >>> from bastion import BastionSettings
     >>> app = create_app(BastionSettings(env="test", database_url="sqlite:///:memory:"))
@@ -95,6 +100,7 @@ def create_app(
         migration_dirs=(migrations,) if migrations else (),
         seeders=dict(seeders or {}),
         client_ip=ClientIP(settings.http.trusted_proxies),
+        mailer=mailer or RecordingMailer(log_body=not settings.is_production),
     )
 
     @asynccontextmanager
@@ -140,6 +146,8 @@ def create_app(
     )
     if docs:
         install_docs(app)
+    if settings.auth.enabled:
+        install_auth(app, settings.auth, settings.security, state)
     for router in routers:
         app.include_router(router)
     if settings.ratelimit.enabled:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from bastion.auth.settings import AuthSettings
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
 from bastion.ops.settings import (
@@ -30,6 +31,7 @@ class BastionSettings(CoreSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     shedding: SheddingSettings = Field(default_factory=SheddingSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

@@ -1,0 +1,65 @@
+"""What every part of authentication shares, built once by ``install_auth``."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from bastion.auth.lockout import LockoutGuard
+from bastion.auth.settings import AuthSettings
+from bastion.core.clock import Clock
+from bastion.core.db import Database
+from bastion.core.mail import EmailMessage, Mailer
+from bastion.security import (
+    KeyRing,
+    KeyRingCache,
+    PasswordHasher,
+    PasswordPolicy,
+    SecretBox,
+    SigningKeyStore,
+)
+from bastion.security.jwt import Algorithm
+
+
+@dataclass
+class AuthContext:
+    """The stores, keys and hooks of authentication."""
+
+    settings: AuthSettings
+    app_name: str
+    db: Database
+    clock: Clock
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+    keys: KeyRingCache
+    key_store: SigningKeyStore
+    key_algorithm: Algorithm
+    box: SecretBox
+    mailer: Mailer
+    lockout: LockoutGuard
+
+    async def signing_ring(self) -> KeyRing:
+        """The key ring, with a first signing key made if there is none yet (so a new
+        deployment needs no manual step; ``bastion keys rotate`` rolls keys later)."""
+        ring = await self.keys.ring()
+        if not ring.kids:
+            await self.key_store.ensure_key(self.key_algorithm)
+            self.keys.invalidate()
+            ring = await self.keys.ring()
+        return ring
+
+    async def email(self, to: str, kind: str, subject: str, body: str, **data: str) -> None:
+        await self.mailer.send(EmailMessage(to, subject, body, kind=kind, data=data))
+
+
+def normalize_email(raw: str) -> str:
+    """The form an email is stored and compared in: NFKC, trimmed, lower case.
+
+    >>> normalize_email("  Ada.Lovelace@Example.COM ")
+    'ada.lovelace@example.com'
+    """
+    email = unicodedata.normalize("NFKC", raw).strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
+        raise ValueError("not a valid email address")
+    return email

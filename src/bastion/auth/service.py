@@ -1,0 +1,34 @@
+"""``Auth``: the parts of authentication an app built, in one object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bastion.auth.accounts import Accounts
+from bastion.auth.api_keys import ApiKeys
+from bastion.auth.authenticate import Authenticator
+from bastion.auth.context import AuthContext
+from bastion.auth.mfa import Mfa
+from bastion.auth.sessions import Sessions
+from bastion.core.errors import ConfigurationError
+from bastion.core.state import bastion_state
+
+
+class Auth:
+    """Accounts, sessions, MFA, API keys and request authentication."""
+
+    def __init__(self, ctx: AuthContext) -> None:
+        self.ctx = ctx
+        self.accounts = Accounts(ctx)
+        self.mfa = Mfa(ctx)
+        self.sessions = Sessions(ctx, self.mfa)
+        self.api_keys = ApiKeys(ctx)
+        self.authenticator = Authenticator(ctx, self.api_keys)
+
+
+def auth_of(app: Any) -> Auth:
+    """The app's :class:`Auth` (built by ``create_app`` when auth is enabled)."""
+    auth = bastion_state(app).extensions.get("auth")
+    if not isinstance(auth, Auth):
+        raise ConfigurationError("authentication is not enabled: set BASTION_AUTH__ENABLED=true")
+    return auth
