@@ -20,6 +20,8 @@ from bastion.security.errors import (
     SignatureExpired,
     SigningKeyNotFound,
 )
+from bastion.security.jwt import KeyRing, RingKey
+from bastion.security.keys import KeyRingCache, SigningKeyStore
 from bastion.security.passwords import PasswordHasher
 from bastion.security.policy import PasswordPolicy
 from bastion.security.settings import SecuritySettings
@@ -33,16 +35,20 @@ __all__ = [
     "DecryptionFailed",
     "HibpBreachChecker",
     "InvalidToken",
+    "KeyRing",
+    "KeyRingCache",
     "NoSigningKey",
     "PasswordHasher",
     "PasswordPolicy",
     "PasswordRejected",
+    "RingKey",
     "SecretBox",
     "SecurityError",
     "SecuritySettings",
     "SignatureExpired",
     "Signer",
     "SigningKeyNotFound",
+    "SigningKeyStore",
     "hash_token",
     "new_token",
     "tokens_equal",
