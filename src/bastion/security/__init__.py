@@ -27,6 +27,7 @@ from bastion.security.policy import PasswordPolicy
 from bastion.security.settings import SecuritySettings
 from bastion.security.signing import Signer
 from bastion.security.tokens import hash_token, new_token, tokens_equal
+from bastion.security.totp import new_recovery_codes, new_totp_secret, provisioning_uri, verify_totp
 
 __all__ = [
     "BadSignature",
@@ -50,6 +51,10 @@ __all__ = [
     "SigningKeyNotFound",
     "SigningKeyStore",
     "hash_token",
+    "new_recovery_codes",
     "new_token",
+    "new_totp_secret",
+    "provisioning_uri",
     "tokens_equal",
+    "verify_totp",
 ]
