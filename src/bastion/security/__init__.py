@@ -20,11 +20,14 @@ from bastion.security.errors import (
     SignatureExpired,
     SigningKeyNotFound,
 )
+from bastion.security.jwt import KeyRing, RingKey
+from bastion.security.keys import KeyRingCache, SigningKeyStore
 from bastion.security.passwords import PasswordHasher
 from bastion.security.policy import PasswordPolicy
 from bastion.security.settings import SecuritySettings
 from bastion.security.signing import Signer
 from bastion.security.tokens import hash_token, new_token, tokens_equal
+from bastion.security.totp import new_recovery_codes, new_totp_secret, provisioning_uri, verify_totp
 
 __all__ = [
     "BadSignature",
@@ -33,17 +36,25 @@ __all__ = [
     "DecryptionFailed",
     "HibpBreachChecker",
     "InvalidToken",
+    "KeyRing",
+    "KeyRingCache",
     "NoSigningKey",
     "PasswordHasher",
     "PasswordPolicy",
     "PasswordRejected",
+    "RingKey",
     "SecretBox",
     "SecurityError",
     "SecuritySettings",
     "SignatureExpired",
     "Signer",
     "SigningKeyNotFound",
+    "SigningKeyStore",
     "hash_token",
+    "new_recovery_codes",
     "new_token",
+    "new_totp_secret",
+    "provisioning_uri",
     "tokens_equal",
+    "verify_totp",
 ]

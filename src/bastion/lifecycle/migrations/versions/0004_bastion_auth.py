@@ -15,7 +15,7 @@ from alembic import op
 import bastion.core.db.types
 
 revision: str = "bastion_0004"
-down_revision: str | Sequence[str] | None = "bastion_0002"
+down_revision: str | Sequence[str] | None = "bastion_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
