@@ -164,7 +164,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
                 "unit": "ms",
                 "reference": "failed login with a known email",
                 "reference_value": round(known_median * 1e3, 2),
-                "ratio": round(min(known_median, unknown_median) / max(known_median, unknown_median), 3),
+                "ratio": round(
+                    min(known_median, unknown_median) / max(known_median, unknown_median), 3
+                ),
                 "target_ratio": TARGET_ENUMERATION,
             },
             {

@@ -22,7 +22,11 @@ pytestmark = [pytest.mark.cli]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BASTION = Path(sys.executable).parent / "bastion"
 TASKBOARD = "examples.taskboard.app:app"
-ALL_REVISIONS = ("bastion_0001", "bastion_0002", "bastion_0003", "taskboard_0001")
+FRAMEWORK_REVISIONS = sorted(
+    f"bastion_{path.name[:4]}" for path in migrations.FRAMEWORK_VERSIONS.glob("[0-9]*.py")
+)
+FRAMEWORK_HEAD = FRAMEWORK_REVISIONS[-1]
+ALL_REVISIONS = (*FRAMEWORK_REVISIONS, "taskboard_0001")
 TASKBOARD_MIGRATIONS = REPO_ROOT / "examples" / "taskboard" / "migrations" / "versions"
 
 
@@ -132,14 +136,10 @@ def test_db_workflow(database_url: str) -> None:
     upgraded = run("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     assert "taskboard_0001" in upgraded.stdout
-    assert "bastion_0003" in upgraded.stdout
-    assert table_names(database_url) == {
-        "bastion_maintenance",
-        "bastion_seed_runs",
-        "bastion_signing_keys",
-        "taskboard_projects",
-        "taskboard_tasks",
-    }
+    assert FRAMEWORK_HEAD in upgraded.stdout
+    framework_tables = {t for t in migrations.target_metadata().tables if t.startswith("bastion_")}
+    assert "bastion_users" in framework_tables
+    assert table_names(database_url) == framework_tables | {"taskboard_projects", "taskboard_tasks"}
 
     current = run("db", "status")
     assert current.returncode == 0, current.stderr
@@ -169,7 +169,7 @@ def test_db_workflow(database_url: str) -> None:
     reupgraded = run("db", "upgrade")
     assert reupgraded.returncode == 0, reupgraded.stderr
     assert "taskboard_0001" in reupgraded.stdout
-    assert "bastion_0003" in reupgraded.stdout
+    assert FRAMEWORK_HEAD in reupgraded.stdout
     assert "taskboard_projects" in table_names(database_url)
 
 

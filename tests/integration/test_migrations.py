@@ -25,7 +25,7 @@ from examples.taskboard.models import Project
 
 pytestmark = [pytest.mark.db]
 
-FRAMEWORK_TABLES = {"bastion_seed_runs", "bastion_maintenance", "bastion_signing_keys"}
+FRAMEWORK_TABLES = {t for t in migrations.target_metadata().tables if t.startswith("bastion_")}
 TASKBOARD_TABLES = {"taskboard_projects", "taskboard_tasks"}
 
 

@@ -24,7 +24,7 @@ from bastion.security import hash_token, new_token
 log = structlog.get_logger("bastion.auth")
 
 VERIFY_EMAIL = "verify_email"
-RESET_PASSWORD = "reset_password"
+RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose, not a secret)
 
 
 class Accounts:
@@ -59,7 +59,9 @@ class Accounts:
         return await session.scalar(select(User).where(User.email == normalize_email(email)))
 
     async def send_verification(self, session: AsyncSession, user: User) -> None:
-        token = await self._issue(session, user, VERIFY_EMAIL, self.ctx.settings.verify_email_ttl_seconds)
+        token = await self._issue(
+            session, user, VERIFY_EMAIL, self.ctx.settings.verify_email_ttl_seconds
+        )
         await self.ctx.email(
             user.email,
             "auth.verify_email",
@@ -75,14 +77,23 @@ class Accounts:
         return user
 
     async def change_password(
-        self, session: AsyncSession, user: User, current: str, new: str, keep_session: uuid.UUID | None
+        self,
+        session: AsyncSession,
+        user: User,
+        current: str,
+        new: str,
+        keep_session: uuid.UUID | None,
     ) -> int:
         """Set a new password after checking the current one; revoke the user's other
         sessions. Returns how many were revoked."""
-        if user.password_hash is None or not await self.ctx.hasher.verify(user.password_hash, current):
+        if user.password_hash is None or not await self.ctx.hasher.verify(
+            user.password_hash, current
+        ):
             raise InvalidCredentials("The current password is wrong.")
         await self._set_password(user, new)
-        return await revoke_sessions(session, user.id, self.ctx.clock.now(), reason="password_changed", keep=keep_session)
+        return await revoke_sessions(
+            session, user.id, self.ctx.clock.now(), reason="password_changed", keep=keep_session
+        )
 
     async def forgot_password(self, email: str) -> None:
         """Email a reset link if the account exists; says nothing either way.
@@ -99,7 +110,9 @@ class Accounts:
             if user is None or not user.is_active:
                 log.info("auth.reset_requested_unknown")
                 return
-            token = await self._issue(session, user, RESET_PASSWORD, self.ctx.settings.reset_ttl_seconds)
+            token = await self._issue(
+                session, user, RESET_PASSWORD, self.ctx.settings.reset_ttl_seconds
+            )
         await self.ctx.email(
             user.email,
             "auth.reset_password",
@@ -154,4 +167,3 @@ class Accounts:
         if user is None or not user.is_active:
             raise LinkInvalid("This link is invalid, already used or expired.")
         return user
-

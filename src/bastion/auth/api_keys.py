@@ -109,7 +109,8 @@ class ApiKeys:
             update(ApiKey)
             .where(
                 ApiKey.id == row.id,
-                (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
+                (ApiKey.last_used_at.is_(None))
+                | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
             )
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)

@@ -60,6 +60,12 @@ def normalize_email(raw: str) -> str:
     """
     email = unicodedata.normalize("NFKC", raw).strip().lower()
     local, at, domain = email.rpartition("@")
-    if not at or not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or len(email) > 320
+        or any(c.isspace() for c in email)
+    ):
         raise ValueError("not a valid email address")
     return email

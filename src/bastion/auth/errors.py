@@ -1,22 +1,22 @@
 """Problem codes of authentication.
 
-    AuthError
-    ├── InvalidCredentials      401 wrong email or password (never says which)
-    ├── NotAuthenticated        401 no or bad credentials on a protected route
-    ├── LockedOut               429 too many failed logins; Retry-After
-    ├── MfaRequired             401 the account has MFA; send ``mfa_code``
-    ├── MfaInvalid              401 the MFA or recovery code is wrong or used
-    ├── RefreshTokenInvalid     401 unknown or expired refresh token
-    ├── RefreshTokenReused      401 a spent refresh token: its session is revoked
-    ├── SessionRevoked          401 the token's session was revoked
-    ├── InsufficientScope       403 the API key lacks a scope
-    ├── EmailTaken              409
-    ├── EmailNotVerified        403
-    ├── LinkInvalid             400 verification/reset token unknown, used or expired
-    ├── MfaAlreadyEnabled       409
-    ├── MfaNotEnabled           409
-    ├── SessionNotFound         404 not one of the caller's sessions
-    └── ApiKeyNotFound          404 not one of the caller's keys
+AuthError
+├── InvalidCredentials      401 wrong email or password (never says which)
+├── NotAuthenticated        401 no or bad credentials on a protected route
+├── LockedOut               429 too many failed logins; Retry-After
+├── MfaRequired             401 the account has MFA; send ``mfa_code``
+├── MfaInvalid              401 the MFA or recovery code is wrong or used
+├── RefreshTokenInvalid     401 unknown or expired refresh token
+├── RefreshTokenReused      401 a spent refresh token: its session is revoked
+├── SessionRevoked          401 the token's session was revoked
+├── InsufficientScope       403 the API key lacks a scope
+├── EmailTaken              409
+├── EmailNotVerified        403
+├── LinkInvalid             400 verification/reset token unknown, used or expired
+├── MfaAlreadyEnabled       409
+├── MfaNotEnabled           409
+├── SessionNotFound         404 not one of the caller's sessions
+└── ApiKeyNotFound          404 not one of the caller's keys
 """
 
 from __future__ import annotations

@@ -21,12 +21,9 @@ from bastion.security import (
 )
 
 
-def build_auth(
-    settings: AuthSettings, security: SecuritySettings, state: BastionState
-) -> Auth:
+def build_auth(settings: AuthSettings, security: SecuritySettings, state: BastionState) -> Auth:
     """The app's :class:`Auth`, from its settings and what the app state holds."""
-    secrets = [state.settings.secret_key, *security.previous_secret_keys]
-    box = SecretBox([secret.get_secret_value() for secret in secrets])
+    box = SecretBox(security.secret_keys(state.settings.secret_key))
     # A new key signs only once every process has reloaded its ring and knows it.
     key_store = SigningKeyStore(
         state.db,

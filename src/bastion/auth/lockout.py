@@ -26,6 +26,7 @@ from bastion.core.db.upsert import insert_for
 
 log = structlog.get_logger("bastion.auth")
 
+
 class LockoutGuard:
     """Refuses sign-ins of locked keys and counts failures."""
 
@@ -105,4 +106,3 @@ def locked_error(until: datetime, now: datetime) -> LockedOut:
         f"Too many failed attempts; try again in {seconds} seconds.",
         headers={"Retry-After": str(seconds)},
     )
-

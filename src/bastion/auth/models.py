@@ -117,4 +117,3 @@ class Lockout(Base):
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     level: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-

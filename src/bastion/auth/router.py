@@ -178,7 +178,9 @@ async def list_sessions(
 ) -> list[SessionOut]:
     rows = await auth.sessions.list(session, principal.id)
     return [
-        SessionOut.model_validate(row).model_copy(update={"current": row.id == principal.session_id})
+        SessionOut.model_validate(row).model_copy(
+            update={"current": row.id == principal.session_id}
+        )
         for row in rows
     ]
 
@@ -238,10 +240,10 @@ async def reset_password(body: ResetIn, session: DbSession, auth: AuthDep) -> No
     await auth.accounts.reset_password(session, body.token, body.new_password)
 
 
-@router.post(
-    "/mfa/totp/setup", responses=problem_responses(*_PRINCIPAL, errors.MfaAlreadyEnabled)
-)
-async def totp_setup(principal: CurrentPrincipal, session: DbSession, auth: AuthDep) -> TotpSetupOut:
+@router.post("/mfa/totp/setup", responses=problem_responses(*_PRINCIPAL, errors.MfaAlreadyEnabled))
+async def totp_setup(
+    principal: CurrentPrincipal, session: DbSession, auth: AuthDep
+) -> TotpSetupOut:
     secret, uri = await auth.mfa.setup(session, await _user(session, principal))
     return TotpSetupOut(secret=secret, otpauth_uri=uri)
 
@@ -279,9 +281,11 @@ async def totp_disable(
 async def create_api_key(
     body: ApiKeyIn, principal: CurrentPrincipal, session: DbSession, auth: AuthDep
 ) -> ApiKeyCreatedOut:
-    narrowed = body.scopes if principal.scopes is None else [
-        scope for scope in body.scopes if scope in principal.scopes
-    ]
+    narrowed = (
+        body.scopes
+        if principal.scopes is None
+        else [scope for scope in body.scopes if scope in principal.scopes]
+    )
     row, key = await auth.api_keys.create(
         session, principal.id, body.name, narrowed, body.expires_at
     )

@@ -32,7 +32,7 @@ from bastion.auth.lockout import account_key, ip_key
 from bastion.auth.mfa import Mfa
 from bastion.auth.models import AuthSession, RefreshToken, User
 from bastion.core.ids import uuid7
-from bastion.security import hash_token, new_token
+from bastion.security import KeyRing, hash_token, new_token
 
 log = structlog.get_logger("bastion.auth")
 
@@ -52,7 +52,7 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     session_id: uuid.UUID
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 (the OAuth 2 token type)
 
 
 class Sessions:
@@ -77,13 +77,14 @@ class Sessions:
             email = email.strip().lower()
         keys = (account_key(email), ip_key(client.ip))
         await self.ctx.lockout.check(*keys)
+        ring = await self.ctx.signing_ring()  # before the transaction: it may write a key
         async with self.ctx.db.session() as session:
             outcome = await self._authenticate(session, email, password, mfa_code)
             if isinstance(outcome, User):
                 await self.ctx.lockout.reset(keys[0], session=session)
                 methods = ["pwd", "mfa"] if mfa_code else ["pwd"]
                 auth_session = self._open(session, outcome, client, methods)
-                pair = await self.issue(session, auth_session, outcome)
+                pair = await self.issue(session, ring, auth_session, outcome)
                 log.info("auth.login", user_id=str(outcome.id), session_id=str(pair.session_id))
                 return pair
         if isinstance(outcome, InvalidCredentials | MfaInvalid):
@@ -151,7 +152,9 @@ class Sessions:
         session.add(auth_session)
         return auth_session
 
-    async def issue(self, session: AsyncSession, auth_session: AuthSession, user: User) -> TokenPair:
+    async def issue(
+        self, session: AsyncSession, ring: KeyRing, auth_session: AuthSession, user: User
+    ) -> TokenPair:
         """A new access token and refresh token for ``auth_session``."""
         settings = self.ctx.settings
         now = self.ctx.clock.now()
@@ -167,7 +170,7 @@ class Sessions:
             "jti": uuid7().hex,
             "amr": list(auth_session.auth_methods),
         }
-        access = (await self.ctx.signing_ring()).sign(claims)
+        access = ring.sign(claims)
         refresh = new_token()
         session.add(
             RefreshToken(session_id=auth_session.id, token_hash=hash_token(refresh), created_at=now)
@@ -178,13 +181,16 @@ class Sessions:
     async def refresh(self, token: str) -> TokenPair:
         """Rotate a refresh token. A spent one revokes its session, and that
         revocation is committed before the error is raised."""
+        ring = await self.ctx.signing_ring()
         async with self.ctx.db.session() as session:
-            outcome = await self._rotate(session, token)
+            outcome = await self._rotate(session, ring, token)
         if isinstance(outcome, AuthError):
             raise outcome
         return outcome
 
-    async def _rotate(self, session: AsyncSession, token: str) -> TokenPair | AuthError:
+    async def _rotate(
+        self, session: AsyncSession, ring: KeyRing, token: str
+    ) -> TokenPair | AuthError:
         now = self.ctx.clock.now()
         digest = hash_token(token)
         session_id = await session.scalar(
@@ -214,7 +220,7 @@ class Sessions:
             return RefreshTokenInvalid("This session has ended; sign in again.")
         auth_session.last_used_at = now
         auth_session.expires_at = now + timedelta(seconds=self.ctx.settings.refresh_ttl_seconds)
-        return await self.issue(session, auth_session, user)
+        return await self.issue(session, ring, auth_session, user)
 
     async def list(self, session: AsyncSession, user_id: uuid.UUID) -> list[AuthSession]:
         """The user's live sessions, newest first."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 
 from bastion import ManualClock, create_app
 from bastion.auth import CurrentPrincipal, require_scopes
@@ -31,6 +31,7 @@ async def reports() -> dict[str, bool]:
 
 @dataclass
 class AuthClient:
+    app: FastAPI
     http: httpx.AsyncClient
     clock: ManualClock
     mailer: RecordingMailer
@@ -69,7 +70,7 @@ async def build_client(client_for, database_url: str, clock: ManualClock, **auth
         security={"argon2_time_cost": 1, "argon2_memory_kib": 1024},
     )
     app = create_app(settings, routers=[probe], clock=clock, mailer=mailer)
-    return AuthClient(await client_for(app), clock, mailer)
+    return AuthClient(app, await client_for(app), clock, mailer)
 
 
 @pytest.fixture

@@ -79,7 +79,9 @@ async def test_password_change_revokes_other_sessions(auth_client):
         headers=bearer(first["access_token"]),
     )
     assert changed.status_code == 204
-    assert (await auth_client.http.get("/auth/me", headers=bearer(first["access_token"]))).is_success
+    assert (
+        await auth_client.http.get("/auth/me", headers=bearer(first["access_token"]))
+    ).is_success
     other = await auth_client.http.get("/auth/me", headers=bearer(second["access_token"]))
     assert other.json()["code"] == "auth.session_revoked"
     assert (await auth_client.login("ada@example.com")).status_code == 401

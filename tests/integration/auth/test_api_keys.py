@@ -24,16 +24,24 @@ async def test_key_is_shown_once_and_works(auth_client):
     created = await create_key(auth_client, tokens["access_token"], scopes=["reports:read"])
     key = created["key"]
     assert key.startswith("bst_") and key.startswith(created["prefix"]) and len(key) > 50
-    listed = (await auth_client.http.get("/auth/api-keys", headers=bearer(tokens["access_token"]))).json()
+    listed = (
+        await auth_client.http.get("/auth/api-keys", headers=bearer(tokens["access_token"]))
+    ).json()
     assert [k["id"] for k in listed] == [created["id"]]
     assert "key" not in listed[0]
     by_bearer = await auth_client.http.get("/whoami", headers=bearer(key))
     by_header = await auth_client.http.get("/whoami", headers={"X-API-Key": key})
-    assert by_bearer.json() == by_header.json() == {
-        "subject": f"api_key:{created['id']}",
-        "email": "ada@example.com",
-    }
-    listed = (await auth_client.http.get("/auth/api-keys", headers=bearer(tokens["access_token"]))).json()
+    assert (
+        by_bearer.json()
+        == by_header.json()
+        == {
+            "subject": f"api_key:{created['id']}",
+            "email": "ada@example.com",
+        }
+    )
+    listed = (
+        await auth_client.http.get("/auth/api-keys", headers=bearer(tokens["access_token"]))
+    ).json()
     assert listed[0]["last_used_at"] is not None
 
 

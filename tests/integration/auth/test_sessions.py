@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.integration.auth.conftest import build_client, bearer
+from tests.integration.auth.conftest import bearer, build_client
 
 pytestmark = pytest.mark.security
 
@@ -42,7 +42,9 @@ async def test_reusing_a_spent_refresh_token_revokes_the_session(auth_client):
 
 async def test_concurrent_refreshes_with_one_token_issue_one_pair(auth_client):
     tokens = await auth_client.signed_in("ada@example.com")
-    results = await asyncio.gather(*(refresh(auth_client, tokens["refresh_token"]) for _ in range(5)))
+    results = await asyncio.gather(
+        *(refresh(auth_client, tokens["refresh_token"]) for _ in range(5))
+    )
     assert sorted(r.status_code for r in results).count(200) <= 1
     assert all(r.status_code in (200, 401) for r in results)
 
@@ -102,12 +104,20 @@ async def test_logout_and_revoke_others(auth_client):
     )
     assert others.json() == {"revoked": 2}
     for pair in (two, three):
-        assert (await auth_client.http.get("/auth/me", headers=bearer(pair["access_token"]))).status_code == 401
-    assert (await auth_client.http.post("/auth/logout", headers=bearer(one["access_token"]))).status_code == 204
-    assert (await auth_client.http.get("/auth/me", headers=bearer(one["access_token"]))).status_code == 401
+        assert (
+            await auth_client.http.get("/auth/me", headers=bearer(pair["access_token"]))
+        ).status_code == 401
+    assert (
+        await auth_client.http.post("/auth/logout", headers=bearer(one["access_token"]))
+    ).status_code == 204
+    assert (
+        await auth_client.http.get("/auth/me", headers=bearer(one["access_token"]))
+    ).status_code == 401
 
 
-async def test_without_per_request_checks_revocation_waits_for_expiry(client_for, sqlite_url, clock):
+async def test_without_per_request_checks_revocation_waits_for_expiry(
+    client_for, sqlite_url, clock
+):
     client = await build_client(client_for, sqlite_url, clock, check_session_per_request=False)
     tokens = await client.signed_in("ada@example.com")
     await client.http.post("/auth/logout", headers=bearer(tokens["access_token"]))
