@@ -36,6 +36,7 @@ from bastion.ops.pool_metrics import refresher
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
 from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
+from bastion.security.install import Security
 from bastion.settings import BastionSettings
 
 log = structlog.get_logger("bastion")
@@ -131,6 +132,9 @@ def create_app(
     install_health(app)
     metrics = install_metrics(app, state, settings.metrics)
     state.http = outbound_client(settings.http_client, clock=state.clock, metrics=metrics)
+    state.extensions["security"] = Security(
+        settings.security, settings, state.db, state.http, state.clock
+    )
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
         state.db, settings.maintenance.poll_seconds
     )
