@@ -41,6 +41,7 @@ from bastion.ops.shutdown import GracefulShutdown
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
 from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
+from bastion.security.install import Security
 from bastion.settings import BastionSettings
 
 log = structlog.get_logger("bastion")
@@ -141,6 +142,9 @@ def create_app(
     shutdown = GracefulShutdown(install_health(app), drain_seconds=settings.shutdown.drain_seconds)
     metrics = install_metrics(app, state, settings.metrics)
     state.http = outbound_client(settings.http_client, clock=state.clock, metrics=metrics)
+    state.extensions["security"] = Security(
+        settings.security, settings, state.db, state.http, state.clock
+    )
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
         state.db, settings.maintenance.poll_seconds
     )

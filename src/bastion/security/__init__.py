@@ -20,6 +20,7 @@ from bastion.security.errors import (
     SignatureExpired,
     SigningKeyNotFound,
 )
+from bastion.security.install import Security, security
 from bastion.security.jwt import KeyRing, RingKey
 from bastion.security.keys import KeyRingCache, SigningKeyStore
 from bastion.security.passwords import PasswordHasher
@@ -44,6 +45,7 @@ __all__ = [
     "PasswordRejected",
     "RingKey",
     "SecretBox",
+    "Security",
     "SecurityError",
     "SecuritySettings",
     "SignatureExpired",
@@ -55,6 +57,7 @@ __all__ = [
     "new_token",
     "new_totp_secret",
     "provisioning_uri",
+    "security",
     "tokens_equal",
     "verify_totp",
 ]

@@ -107,7 +107,8 @@ class KeyRing:
     ) -> None:
         ordered = sorted(keys, key=lambda k: (k.created_at, k.kid))
         self._keys = {key.kid: key for key in ordered}
-        # Verification objects are built once, not per token.
+        # Key objects are built once, not per token.
+        self._signers = {key.kid: key.signing_key for key in ordered}
         self._verifiers = {key.kid: key.verifying_key for key in ordered}
         self._clock = clock or SystemClock()
         self._publish_delay = timedelta(seconds=publish_delay)
@@ -130,7 +131,7 @@ class KeyRing:
         """A JWT of ``claims``, with the signing key's ``kid`` in its header."""
         key = self.signing_key()
         return jwt.encode(
-            dict(claims), key.signing_key, algorithm=key.alg, headers={"kid": key.kid}
+            dict(claims), self._signers[key.kid], algorithm=key.alg, headers={"kid": key.kid}
         )
 
     def verify(

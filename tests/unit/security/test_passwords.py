@@ -60,26 +60,27 @@ class _RecordingArgon2:
 
     def __init__(self, real: Any) -> None:
         self.real = real
-        self.threads: list[int] = []
+        self.threads: list[str] = []
 
     def hash(self, password: str) -> str:
-        self.threads.append(threading.get_ident())
+        self.threads.append(threading.current_thread().name)
         return str(self.real.hash(password))
 
     def verify(self, stored: str, password: str) -> bool:
-        self.threads.append(threading.get_ident())
+        self.threads.append(threading.current_thread().name)
         return bool(self.real.verify(stored, password))
 
 
-async def test_hashing_runs_off_the_event_loop() -> None:
-    hasher = PasswordHasher(**FAST)
+async def test_hashing_runs_in_the_hashers_own_threads() -> None:
+    hasher = PasswordHasher(**FAST, threads=2)
     recording = _RecordingArgon2(hasher._argon2)
     hasher._argon2 = recording  # type: ignore[assignment]
     stored = await hasher.hash("password")
     assert await hasher.verify(stored, "password")
     await hasher.verify_dummy("password")
     assert len(recording.threads) == 3
-    assert threading.get_ident() not in recording.threads
+    assert all(name.startswith("bastion-argon2") for name in recording.threads)
+    assert hasher._pool._max_workers == 2
 
 
 async def test_verify_dummy_returns_nothing_and_uses_the_same_parameters(
