@@ -142,7 +142,7 @@ def create_app(
     shutdown = GracefulShutdown(install_health(app), drain_seconds=settings.shutdown.drain_seconds)
     metrics = install_metrics(app, state, settings.metrics)
     state.http = outbound_client(settings.http_client, clock=state.clock, metrics=metrics)
-    state.extensions["security"] = Security(
+    security = state.extensions["security"] = Security(
         settings.security, settings, state.db, state.http, state.clock
     )
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
@@ -151,7 +151,7 @@ def create_app(
     if docs:
         install_docs(app)
     if settings.auth.enabled:
-        install_auth(app, settings.auth, settings.security, state)
+        install_auth(app, settings.auth, security, state)
     for router in routers:
         app.include_router(router)
     if settings.ratelimit.enabled:
