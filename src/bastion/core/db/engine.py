@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from bastion.core.settings import CoreSettings
@@ -50,7 +51,12 @@ class Database:
             max_overflow=max_overflow,
             connect_timeout=connect_timeout,
         )
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A Session class of this database's own, so that ORM events (tenant
+        # filtering, say) apply to its sessions and to no other database's.
+        self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=self.session_class
+        )
 
     @classmethod
     def from_settings(cls, settings: CoreSettings) -> Database:
