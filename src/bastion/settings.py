@@ -11,7 +11,9 @@ from pydantic import Field
 
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
+from bastion.idempotency.settings import IdempotencySettings
 from bastion.ops.settings import MaintenanceSettings, MetricsSettings
+from bastion.outbox.settings import OutboxSettings
 from bastion.ratelimit.settings import RateLimitSettings
 
 
@@ -21,6 +23,8 @@ class BastionSettings(CoreSettings):
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [
@@ -28,4 +32,5 @@ class BastionSettings(CoreSettings):
             *self.ratelimit.checks(
                 production=self.is_production, has_redis=self.redis_url is not None
             ),
+            *self.idempotency.checks(has_redis=self.redis_url is not None),
         ]

@@ -25,7 +25,13 @@ from examples.taskboard.models import Project
 
 pytestmark = [pytest.mark.db]
 
-FRAMEWORK_TABLES = {"bastion_seed_runs", "bastion_maintenance"}
+FRAMEWORK_TABLES = {
+    "bastion_seed_runs",
+    "bastion_maintenance",
+    "bastion_idempotency_keys",
+    "bastion_outbox",
+    "bastion_inbox",
+}
 TASKBOARD_TABLES = {"taskboard_projects", "taskboard_tasks"}
 
 

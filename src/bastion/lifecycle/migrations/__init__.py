@@ -34,7 +34,12 @@ FRAMEWORK_VERSIONS = HERE / "versions"
 FRAMEWORK_BRANCH = "bastion"
 APP_BRANCH = "app"
 # Modules holding the framework's tables; imported before autogenerate compares.
-FRAMEWORK_MODELS = ("bastion.lifecycle.models", "bastion.ops.models")
+FRAMEWORK_MODELS = (
+    "bastion.lifecycle.models",
+    "bastion.ops.models",
+    "bastion.idempotency.models",
+    "bastion.outbox.models",
+)
 
 
 def target_metadata() -> MetaData:
