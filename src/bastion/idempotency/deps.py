@@ -35,10 +35,23 @@ _SCOPE_KEY = "bastion.idempotency"
 
 @dataclass
 class _Exchange:
-    """What the dependency tells the route class about this request."""
+    """What the dependency and the route class share about one request."""
 
     service: Idempotency | None = None
     started: Started | None = None
+    response: Response | None = None
+
+    async def finish(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        """Store the response, or release the key when the request failed."""
+        if self.started is None or self.service is None:
+            return
+        response = self.response
+        if exc_type is not None or response is None:
+            await self.service.release(self.started)
+            return
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
+        body = bytes(response.body) if hasattr(response, "body") else None
+        await self.service.finish(self.started, response.status_code, headers, body)
 
 
 class _Replay(Exception):
@@ -131,10 +144,11 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 class IdempotentRoute(APIRoute):
     """Route class that stores the responses of routes declaring :class:`Idempotent`.
 
-    A response below 500 is stored (status, selected headers, body bytes) before it
-    is sent; a 5xx response or an exception releases the key, so that a retry runs
-    the route again (an exception rolled the request's transaction back). A repeat
-    gets the stored response with ``Idempotent-Replayed: true``.
+    A response below 500 is stored (status, selected headers, body bytes) once the
+    route's function-scoped dependencies have exited — after ``DbSession`` has
+    committed — and before it is sent. A 5xx response, an exception or a failed
+    commit releases the key, so that a retry runs the route again (nothing was
+    committed). A repeat gets the stored response with ``Idempotent-Replayed: true``.
     """
 
     def get_route_handler(self) -> Handler:
@@ -144,21 +158,14 @@ class IdempotentRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             exchange = request.scope[_SCOPE_KEY] = _Exchange()
+            # Exits run last-in first-out: pushed before the dependencies are solved,
+            # this runs after all of them, the session's commit included.
+            request.scope["fastapi_function_astack"].push_async_exit(exchange.finish)
             try:
-                response = await inner(request)
+                exchange.response = await inner(request)
             except _Replay as replay:
                 return _replayed(replay.response)
-            except BaseException:
-                if exchange.started is not None and exchange.service is not None:
-                    await exchange.service.release(exchange.started)
-                raise
-            if exchange.started is not None and exchange.service is not None:
-                headers = [
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
-                ]
-                body = bytes(response.body) if hasattr(response, "body") else None
-                await exchange.service.finish(exchange.started, response.status_code, headers, body)
-            return response
+            return exchange.response
 
         return handler
 

@@ -88,11 +88,21 @@ class Idempotency:
             await self.release(started)
             return
         kept = tuple((n, v) for n, v in headers if n.lower() in self.stored_headers)
-        stored = await self.store.complete(
-            started.key, started.token, StoredResponse(status, kept, body), ttl=started.ttl
-        )
+        try:
+            stored = await self.store.complete(
+                started.key, started.token, StoredResponse(status, kept, body), ttl=started.ttl
+            )
+        except Exception:
+            # The route's work is committed: answer it. The key stays claimed until
+            # its lease ends; a retry after that runs the route again.
+            log.exception("idempotency.store_failed", key=started.key)
+            return
         if not stored:
             log.warning("idempotency.lease_lost", key=started.key)
 
     async def release(self, started: Started) -> None:
-        await self.store.release(started.key, started.token)
+        try:
+            await self.store.release(started.key, started.token)
+        except Exception:
+            # The request's own error matters more; the lease frees the key anyway.
+            log.exception("idempotency.release_failed", key=started.key)

@@ -140,8 +140,6 @@ class OutboxStore:
         ).where(or_(_O.c.status == PENDING, _O.c.status == DEAD))
         async with self.db.session() as session:
             pending, dead, oldest = (await session.execute(statement)).one()
-        if isinstance(oldest, str):  # SQLite's min() loses the column type
-            oldest = datetime.fromisoformat(oldest).replace(tzinfo=self.clock.now().tzinfo)
         age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
         return Backlog(int(pending), int(dead), max(0.0, age))
 

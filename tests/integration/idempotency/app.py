@@ -11,9 +11,11 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from bastion import BastionSettings, Clock, create_app
+from bastion import BastionSettings, Clock, DbSession, create_app
 from bastion.core.context import principal_var
+from bastion.core.db import utcnow
 from bastion.idempotency import Idempotent, IdempotentRoute
+from bastion.outbox import InboxEntry
 
 
 class ItemIn(BaseModel):
@@ -67,5 +69,12 @@ def build(settings: BastionSettings, calls: Counter[str], clock: Clock | None = 
         if mode == "hang-first" and calls["fragile"] == 1:
             await asyncio.sleep(3600)
         return JSONResponse({"call": calls["fragile"]}, status_code=200)
+
+    @router.post("/conflicting", dependencies=[Depends(Idempotent())])
+    async def conflicting(session: DbSession) -> dict[str, int]:
+        """Adds an inbox entry that already exists: the commit, after the route, fails."""
+        calls["conflicting"] += 1
+        session.add(InboxEntry(source="test", message_id="taken", processed_at=utcnow()))
+        return {"call": calls["conflicting"]}
 
     return create_app(settings, routers=[router], clock=clock)

@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from bastion.core.db import utcnow
+from bastion.outbox import InboxEntry
 from tests.integration.idempotency.conftest import LEASE, Backend
 
 pytestmark = pytest.mark.concurrency
@@ -91,6 +93,16 @@ async def test_an_exception_releases_the_key(backend: Backend):
     retried = await backend.client.post("/fragile?mode=raise", headers=key("k4"))
     assert retried.status_code == 500
     assert backend.calls["fragile"] == 2
+
+
+async def test_a_failed_commit_releases_the_key(backend: Backend):
+    db = backend.client._transport.app.state.bastion.db  # type: ignore[attr-defined]
+    async with db.session() as session:
+        session.add(InboxEntry(source="test", message_id="taken", processed_at=utcnow()))
+    for _ in range(2):
+        failed = await backend.client.post("/conflicting", headers=key("k8"))
+        assert failed.status_code == 500
+    assert backend.calls["conflicting"] == 2
 
 
 async def test_5xx_responses_are_not_stored(backend: Backend):

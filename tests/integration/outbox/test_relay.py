@@ -94,6 +94,8 @@ async def test_a_topic_without_handler_is_retried(db: Database):
     relay = Relay(db, {}, OutboxSettings(backoff_seconds=60))
     assert await relay.run_once() == 1
     assert await statuses(db) == {"pending": 1}
+    backlog = await relay.store.backlog()
+    assert backlog.pending == 1 and backlog.oldest_pending_age >= 0
 
 
 async def _relay_all(db: Database, count: int, relays: int, keys: int) -> None:
