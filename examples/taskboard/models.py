@@ -8,9 +8,10 @@ from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bastion import Base, Timestamps, UUIDPrimaryKey
+from bastion.core.db import Versioned
 
 
-class Project(UUIDPrimaryKey, Timestamps, Base):
+class Project(UUIDPrimaryKey, Timestamps, Versioned, Base):
     __tablename__ = "taskboard_projects"
 
     name: Mapped[str] = mapped_column(String(200))
@@ -20,7 +21,7 @@ class Project(UUIDPrimaryKey, Timestamps, Base):
     )
 
 
-class Task(UUIDPrimaryKey, Timestamps, Base):
+class Task(UUIDPrimaryKey, Timestamps, Versioned, Base):
     __tablename__ = "taskboard_tasks"
 
     project_id: Mapped[uuid.UUID] = mapped_column(

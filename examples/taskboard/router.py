@@ -1,15 +1,22 @@
-"""Projects and tasks CRUD with cursor pagination."""
+"""Projects and tasks CRUD with cursor pagination.
+
+Creation honours ``Idempotency-Key``; every project and task carries an ``ETag``
+and accepts ``If-Match`` on writes; a new task emits ``task.created`` through
+the outbox, in the same transaction as the task.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy import select
 
 from bastion import DbSession, Page, PageParams, paginate
 from bastion.core.errors import BastionError
+from bastion.idempotency import Idempotent, IdempotentRoute, IfMatchHeader, set_etag
+from bastion.outbox import add as emit
 from examples.taskboard.models import Project, Task
 from examples.taskboard.schemas import (
     ProjectIn,
@@ -33,7 +40,8 @@ class TaskNotFound(BastionError):
     title = "Task not found"
 
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], route_class=IdempotentRoute)
+idempotent = [Depends(Idempotent())]
 Params = Annotated[PageParams, Query()]
 _404 = {404: {"description": "Not found (problem+json)"}}
 
@@ -52,11 +60,13 @@ async def _task(session: DbSession, project_id: uuid.UUID, task_id: uuid.UUID) -
     return task
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def create_project(body: ProjectIn, session: DbSession) -> ProjectOut:
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=idempotent)
+async def create_project(body: ProjectIn, session: DbSession, response: Response) -> ProjectOut:
     project = Project(name=body.name, description=body.description)
     session.add(project)
     await session.flush()
+    response.headers["Location"] = f"/projects/{project.id}"
+    set_etag(response, project)
     return ProjectOut.model_validate(project)
 
 
@@ -69,33 +79,55 @@ async def list_projects(session: DbSession, params: Params) -> Page[ProjectOut]:
 
 
 @router.get("/{project_id}", responses=_404)
-async def get_project(project_id: uuid.UUID, session: DbSession) -> ProjectOut:
-    return ProjectOut.model_validate(await _project(session, project_id))
+async def get_project(project_id: uuid.UUID, session: DbSession, response: Response) -> ProjectOut:
+    project = await _project(session, project_id)
+    set_etag(response, project)
+    return ProjectOut.model_validate(project)
 
 
 @router.patch("/{project_id}", responses=_404)
 async def update_project(
-    project_id: uuid.UUID, body: ProjectPatch, session: DbSession
+    project_id: uuid.UUID,
+    body: ProjectPatch,
+    session: DbSession,
+    response: Response,
+    precondition: IfMatchHeader,
 ) -> ProjectOut:
     project = await _project(session, project_id)
+    precondition.check(project)
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(project, field, value)
     await session.flush()
+    set_etag(response, project)
     return ProjectOut.model_validate(project)
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_404)
-async def delete_project(project_id: uuid.UUID, session: DbSession) -> Response:
-    await session.delete(await _project(session, project_id))
+async def delete_project(
+    project_id: uuid.UUID, session: DbSession, precondition: IfMatchHeader
+) -> Response:
+    project = await _project(session, project_id)
+    precondition.check(project)
+    await session.delete(project)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{project_id}/tasks", status_code=status.HTTP_201_CREATED, responses=_404)
-async def create_task(project_id: uuid.UUID, body: TaskIn, session: DbSession) -> TaskOut:
+@router.post(
+    "/{project_id}/tasks",
+    status_code=status.HTTP_201_CREATED,
+    responses=_404,
+    dependencies=idempotent,
+)
+async def create_task(
+    project_id: uuid.UUID, body: TaskIn, session: DbSession, response: Response
+) -> TaskOut:
     await _project(session, project_id)
     task = Task(project_id=project_id, title=body.title, done=body.done)
     session.add(task)
     await session.flush()
+    emit(session, "task.created", {"id": str(task.id)}, key=str(project_id))
+    response.headers["Location"] = f"/projects/{project_id}/tasks/{task.id}"
+    set_etag(response, task)
     return TaskOut.model_validate(task)
 
 
@@ -115,24 +147,39 @@ async def list_tasks(
 
 
 @router.get("/{project_id}/tasks/{task_id}", responses=_404)
-async def get_task(project_id: uuid.UUID, task_id: uuid.UUID, session: DbSession) -> TaskOut:
-    return TaskOut.model_validate(await _task(session, project_id, task_id))
+async def get_task(
+    project_id: uuid.UUID, task_id: uuid.UUID, session: DbSession, response: Response
+) -> TaskOut:
+    task = await _task(session, project_id, task_id)
+    set_etag(response, task)
+    return TaskOut.model_validate(task)
 
 
 @router.patch("/{project_id}/tasks/{task_id}", responses=_404)
 async def update_task(
-    project_id: uuid.UUID, task_id: uuid.UUID, body: TaskPatch, session: DbSession
+    project_id: uuid.UUID,
+    task_id: uuid.UUID,
+    body: TaskPatch,
+    session: DbSession,
+    response: Response,
+    precondition: IfMatchHeader,
 ) -> TaskOut:
     task = await _task(session, project_id, task_id)
+    precondition.check(task)
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(task, field, value)
     await session.flush()
+    set_etag(response, task)
     return TaskOut.model_validate(task)
 
 
 @router.delete(
     "/{project_id}/tasks/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_404
 )
-async def delete_task(project_id: uuid.UUID, task_id: uuid.UUID, session: DbSession) -> Response:
-    await session.delete(await _task(session, project_id, task_id))
+async def delete_task(
+    project_id: uuid.UUID, task_id: uuid.UUID, session: DbSession, precondition: IfMatchHeader
+) -> Response:
+    task = await _task(session, project_id, task_id)
+    precondition.check(task)
+    await session.delete(task)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

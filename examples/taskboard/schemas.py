@@ -24,6 +24,7 @@ class ProjectOut(BaseModel):
     id: uuid.UUID
     name: str
     description: str
+    version: int
     created_at: datetime
     updated_at: datetime
 
@@ -45,5 +46,6 @@ class TaskOut(BaseModel):
     project_id: uuid.UUID
     title: str
     done: bool
+    version: int
     created_at: datetime
     updated_at: datetime

@@ -31,6 +31,7 @@ from bastion.core.redis import open_redis
 from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
+from bastion.idempotency.install import check_routes, install_idempotency
 from bastion.ops.health import install_health
 from bastion.ops.http_breakers import outbound_client
 from bastion.ops.install import http_metrics, install_metrics
@@ -38,6 +39,8 @@ from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
 from bastion.ops.shedding import LoadShedder
 from bastion.ops.shutdown import GracefulShutdown
+from bastion.outbox.install import install_outbox, running
+from bastion.outbox.relay import Handler
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
 from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
@@ -62,6 +65,7 @@ def create_app(
     on_rate_limit: OnLimit | None = None,
     rate_limit_overrides: OverrideHook | None = None,
     mailer: Mailer | None = None,
+    outbox_handlers: Mapping[str, Handler] | None = None,
 ) -> FastAPI:
     """Build a FastAPI app with Bastion's stack.
 
@@ -73,7 +77,8 @@ def create_app(
     is called on every rate limit refusal; ``rate_limit_overrides`` gives
     per-tenant limits (see ``docs/rate-limiting.md``). ``mailer`` sends the
     framework's emails (verification, reset, lockout notices); the default
-    records them and logs them (see ``docs/auth.md``).
+    records them and logs them (see ``docs/auth.md``). ``outbox_handlers`` maps
+    outbox topics to the handlers a relay delivers them to (``docs/concurrency.md``).
 
     >>> from bastion import BastionSettings
     >>> app = create_app(BastionSettings(env="test", database_url="sqlite:///:memory:"))
@@ -112,7 +117,12 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            async with refresher(metrics), maintenance.follow(), shutdown.installed():
+            async with (
+                refresher(metrics),
+                maintenance.follow(),
+                shutdown.installed(),
+                running(relay, settings.outbox.relay_in_app),
+            ):
                 if lifespan is None:
                     yield
                 else:
@@ -148,12 +158,15 @@ def create_app(
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
         state.db, settings.maintenance.poll_seconds
     )
+    install_idempotency(app, state, settings.idempotency)
+    relay = install_outbox(state, settings.outbox, outbox_handlers or {}, metrics)
     if docs:
         install_docs(app)
     if settings.auth.enabled:
         install_auth(app, settings.auth, security, state)
     for router in routers:
         app.include_router(router)
+    check_routes(state.routes)
     if settings.ratelimit.enabled:
         state.extensions["ratelimit"] = build_limiter(
             settings.ratelimit,

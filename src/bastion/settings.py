@@ -12,12 +12,14 @@ from pydantic import Field
 from bastion.auth.settings import AuthSettings
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
+from bastion.idempotency.settings import IdempotencySettings
 from bastion.ops.settings import (
     MaintenanceSettings,
     MetricsSettings,
     SheddingSettings,
     ShutdownSettings,
 )
+from bastion.outbox.settings import OutboxSettings
 from bastion.ratelimit.settings import RateLimitSettings
 from bastion.security.settings import SecuritySettings
 
@@ -32,6 +34,8 @@ class BastionSettings(CoreSettings):
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     shedding: SheddingSettings = Field(default_factory=SheddingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [
@@ -40,4 +44,5 @@ class BastionSettings(CoreSettings):
                 production=self.is_production, has_redis=self.redis_url is not None
             ),
             *self.security.checks(production=self.is_production),
+            *self.idempotency.checks(has_redis=self.redis_url is not None),
         ]

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bastion.outbox import outbox_relay
 from examples.taskboard.app import build
 from tests.conftest import make_settings
 
@@ -99,3 +100,57 @@ async def test_concurrent_creates_all_land(client):
     assert {r.status_code for r in responses} == {201}
     listed = (await client.get("/projects", params={"limit": 50})).json()["items"]
     assert len(listed) == 10
+
+
+async def test_creation_is_idempotent(client):
+    key = {"Idempotency-Key": "create-apollo"}
+    first = await client.post("/projects", json={"name": "Apollo"}, headers=key)
+    again = await client.post("/projects", json={"name": "Apollo"}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == f"/projects/{first.json()['id']}"
+    other = await client.post("/projects", json={"name": "Gemini"}, headers=key)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency.key_reused"
+    assert len((await client.get("/projects")).json()["items"]) == 1
+
+    url = f"/projects/{first.json()['id']}/tasks"
+    task = await client.post(url, json={"title": "t"}, headers={"Idempotency-Key": "t1"})
+    replay = await client.post(url, json={"title": "t"}, headers={"Idempotency-Key": "t1"})
+    assert replay.content == task.content
+    assert len((await client.get(url)).json()["items"]) == 1
+
+
+async def test_projects_and_tasks_use_etags(client):
+    created = await client.post("/projects", json={"name": "Apollo"})
+    assert created.headers["etag"] == 'W/"1"'
+    url = created.headers["location"]
+    renamed = await client.patch(url, json={"name": "Artemis"}, headers={"If-Match": 'W/"1"'})
+    assert renamed.headers["etag"] == 'W/"2"'
+    assert renamed.json()["version"] == 2
+    stale = await client.patch(url, json={"name": "Gemini"}, headers={"If-Match": 'W/"1"'})
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "concurrency.precondition_failed"
+    task = await client.post(f"{url}/tasks", json={"title": "t"})
+    task_url = task.headers["location"]
+    assert (await client.get(task_url)).headers["etag"] == 'W/"1"'
+    done = await client.patch(task_url, json={"done": True}, headers={"If-Match": 'W/"1"'})
+    assert done.headers["etag"] == 'W/"2"'
+    stale_delete = await client.delete(task_url, headers={"If-Match": 'W/"1"'})
+    assert stale_delete.status_code == 412
+    assert (await client.delete(task_url, headers={"If-Match": 'W/"2"'})).status_code == 204
+    assert (await client.delete(url, headers={"If-Match": 'W/"2"'})).status_code == 204
+
+
+async def test_task_created_events_reach_their_handler(client):
+    project = (await client.post("/projects", json={"name": "Apollo"})).json()["id"]
+    for title in ("a", "b", "c"):
+        await client.post(f"/projects/{project}/tasks", json={"title": title})
+    relay = outbox_relay(client._transport.app)
+    assert await relay.run_once() == 1  # one key per project: one at a time, in order
+    while await relay.run_once():
+        pass
+    metrics = (await client.get("/metrics")).text
+    assert "taskboard_tasks_created_total 3.0" in metrics
+    assert 'bastion_outbox_messages_total{outcome="sent",topic="task.created"} 3.0' in metrics

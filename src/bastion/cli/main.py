@@ -14,8 +14,10 @@ from typing import Annotated
 import typer
 
 from bastion.core.cli import CliContext, fail, run
+from bastion.idempotency.cli import idempotency_app
 from bastion.lifecycle.cli import db_app
 from bastion.ops.cli import ops_app
+from bastion.outbox.cli import outbox_app
 from bastion.ratelimit.cli import ratelimit_app
 from bastion.security.cli import keys_app
 from bastion.settings import BastionSettings
@@ -30,6 +32,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(ops_app, name="ops")
 app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(idempotency_app, name="idempotency")
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 

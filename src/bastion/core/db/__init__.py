@@ -2,7 +2,7 @@
 
 from bastion.core.db.base import NAMING_CONVENTION, Base
 from bastion.core.db.engine import Database
-from bastion.core.db.mixins import Timestamps, UUIDPrimaryKey, utcnow
+from bastion.core.db.mixins import Timestamps, UUIDPrimaryKey, Versioned, utcnow
 from bastion.core.db.session import DbSession
 from bastion.core.db.types import UTCDateTime
 
@@ -14,5 +14,6 @@ __all__ = [
     "Timestamps",
     "UTCDateTime",
     "UUIDPrimaryKey",
+    "Versioned",
     "utcnow",
 ]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Integer, Uuid
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from bastion.core.db.types import UTCDateTime
 from bastion.core.ids import uuid7
@@ -38,3 +39,18 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False, sort_order=101
     )
+
+
+class Versioned:
+    """Optimistic locking: a ``version`` that every ORM update checks and bumps.
+
+    SQLAlchemy adds ``WHERE version = <the version read>`` to each UPDATE and
+    DELETE; when another writer got there first no row matches and the flush
+    raises ``StaleDataError`` (a request answers 409 ``conflict.stale_version``).
+    """
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, sort_order=99)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]

@@ -1,0 +1,54 @@
+"""Wiring idempotency and optimistic locking into an app."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import FastAPI
+from sqlalchemy.orm.exc import StaleDataError
+
+from bastion.core.errors import ConfigurationError
+from bastion.core.routes import RouteIndex
+from bastion.core.state import BastionState
+from bastion.idempotency.deps import IdempotentRoute, declares_idempotent
+from bastion.idempotency.etag import on_stale_data
+from bastion.idempotency.service import Idempotency
+from bastion.idempotency.settings import IdempotencySettings
+from bastion.idempotency.store import IdempotencyStore
+from bastion.idempotency.stores import (
+    MemoryIdempotencyStore,
+    RedisIdempotencyStore,
+    SqlIdempotencyStore,
+)
+
+
+def build_store(settings: IdempotencySettings, state: BastionState) -> IdempotencyStore:
+    if settings.backend == "memory":
+        return MemoryIdempotencyStore(clock=state.clock)
+    if settings.backend == "sql":
+        return SqlIdempotencyStore(state.db, clock=state.clock)
+    if state.redis is None:
+        raise ConfigurationError("BASTION_IDEMPOTENCY__BACKEND=redis needs BASTION_REDIS_URL")
+    return RedisIdempotencyStore(state.redis, prefix=settings.key_prefix)
+
+
+def install_idempotency(app: FastAPI, state: BastionState, settings: IdempotencySettings) -> None:
+    """Build the service into ``state.extensions["idempotency"]``; answer stale writes 409."""
+    state.extensions["idempotency"] = Idempotency(build_store(settings, state), settings)
+    type_base = state.settings.problem_type_base
+    app.add_exception_handler(StaleDataError, partial(on_stale_data, type_base=type_base))
+
+
+def check_routes(routes: RouteIndex) -> None:
+    """Fail at start-up when a route declares ``Idempotent`` without the route class
+    that stores its responses (its keys would stay claimed until the lease ends)."""
+    wrong = [
+        info.template
+        for info in routes.entries
+        if declares_idempotent(info.route) and not isinstance(info.route, IdempotentRoute)
+    ]
+    if wrong:
+        raise ConfigurationError(
+            f"routes {', '.join(sorted(wrong))} declare Idempotent but are not IdempotentRoute: "
+            "create their router with APIRouter(route_class=IdempotentRoute)"
+        )
