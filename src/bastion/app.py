@@ -183,7 +183,7 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
                 "headers": headers,
                 "path_headers": dict.fromkeys(DOCS_PAGES, with_csp(headers, DOCS_CSP)),
                 "request_id_header": settings.http.request_id_header,
-                "observer": http_metrics(state),
+                "observer": http_metrics(state, settings.metrics),
                 "shedder": _shedder(settings, state),
                 "type_base": type_base,
             },

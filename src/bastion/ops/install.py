@@ -25,6 +25,6 @@ def install_metrics(app: FastAPI, state: BastionState, settings: MetricsSettings
     return metrics
 
 
-def http_metrics(state: BastionState) -> HttpMetrics:
+def http_metrics(state: BastionState, settings: MetricsSettings) -> HttpMetrics:
     """The observer that times every request, for the request-context middleware."""
-    return HttpMetrics(state.extensions["metrics"], state.routes)
+    return HttpMetrics(state.extensions["metrics"], state.routes, settings.duration_buckets)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from bastion.core.client_ip import parse_networks
 from bastion.core.settings import CsvList, split_csv
+from bastion.ops.http_metrics import DURATION_BUCKETS
 
 
 class MetricsSettings(BaseModel):
@@ -19,7 +23,20 @@ class MetricsSettings(BaseModel):
         description="Client networks (CIDR) allowed to scrape; empty allows every address.",
     )
 
-    _split = field_validator("allow_networks", mode="before")(split_csv)
+    duration_buckets: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: list(DURATION_BUCKETS),
+        description="Upper bounds (s) of the request duration histogram; a latency SLO's "
+        "threshold must be one of them.",
+    )
+
+    _split = field_validator("allow_networks", "duration_buckets", mode="before")(split_csv)
+
+    @field_validator("duration_buckets")
+    @classmethod
+    def _buckets(cls, value: list[float]) -> list[float]:
+        if not value or any(bound <= 0 for bound in value) or len(set(value)) != len(value):
+            raise ValueError("duration buckets must be distinct positive numbers of seconds")
+        return sorted(value)
 
     @field_validator("token", mode="before")
     @classmethod
