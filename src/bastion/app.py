@@ -29,7 +29,13 @@ from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.ops.health import install_health
-from bastion.ops.install import http_metrics, install_metrics
+from bastion.ops.install import (
+    fastapi_telemetry,
+    install_metrics,
+    install_tracing,
+    request_observer,
+    tracing_running,
+)
 from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
 from bastion.ops.shedding import LoadShedder
@@ -102,7 +108,12 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            async with refresher(metrics), maintenance.follow(), shutdown.installed():
+            async with (
+                refresher(metrics),
+                maintenance.follow(),
+                shutdown.installed(),
+                tracing_running(tracing),
+            ):
                 if lifespan is None:
                     yield
                 else:
@@ -114,6 +125,7 @@ def create_app(
             await state.db.dispose()
             log.info("app.stopped")
 
+    tracing = install_tracing(state, settings.tracing)
     docs = settings.docs_enabled
     app = FastAPI(
         title=title or settings.app_name,
@@ -123,6 +135,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
         docs_url=None,
         redoc_url=None,
+        **fastapi_telemetry(tracing),
     )
     app.state.bastion = state
     state.routes = RouteIndex(app.router.routes)
@@ -183,7 +196,7 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
                 "headers": headers,
                 "path_headers": dict.fromkeys(DOCS_PAGES, with_csp(headers, DOCS_CSP)),
                 "request_id_header": settings.http.request_id_header,
-                "observer": http_metrics(state, settings.metrics),
+                "observer": request_observer(state, settings.metrics),
                 "shedder": _shedder(settings, state),
                 "type_base": type_base,
             },

@@ -16,6 +16,7 @@ from bastion.ops.settings import (
     MetricsSettings,
     SheddingSettings,
     ShutdownSettings,
+    TracingSettings,
 )
 from bastion.ratelimit.settings import RateLimitSettings
 
@@ -28,6 +29,7 @@ class BastionSettings(CoreSettings):
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     shedding: SheddingSettings = Field(default_factory=SheddingSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import NoDecode
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bastion.core.client_ip import parse_networks
 from bastion.core.settings import CsvList, split_csv
@@ -48,6 +48,15 @@ class MetricsSettings(BaseModel):
     def _networks(cls, value: list[str]) -> list[str]:
         parse_networks(value)  # ValueError names the bad one
         return value
+
+
+class MetricsEnvironment(BaseSettings):
+    """``BASTION_METRICS__*`` alone, for commands run without the app (``--app``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BASTION_", env_nested_delimiter="__", extra="ignore"
+    )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 class MaintenanceSettings(BaseModel):
@@ -99,3 +108,12 @@ class SheddingSettings(BaseModel):
     )
 
     _split = field_validator("exempt_paths", mode="before")(split_csv)
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry tracing (extra ``otel``); the exporter comes from the ``OTEL_*`` variables."""
+
+    enabled: bool = Field(False, description="Trace requests, SQL, Redis and HTTP clients.")
+    service_name: str | None = Field(
+        None, description="service.name of the spans; unset: OTEL_SERVICE_NAME, else app_name."
+    )

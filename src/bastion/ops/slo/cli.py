@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from bastion.core.cli import CliContext, fail
 from bastion.ops.http_metrics import le_label
+from bastion.ops.settings import MetricsEnvironment, MetricsSettings
 from bastion.ops.slo.dashboard import render_dashboard
 from bastion.ops.slo.model import SLO, load_slos
 from bastion.ops.slo.rules import render_rules
 from bastion.ops.slo.status import Prometheus, PrometheusError, slo_status
-from bastion.settings import BastionSettings
 
 slo_app = typer.Typer(help="Service level objectives.", no_args_is_help=True)
 SlosOption = Annotated[
@@ -39,9 +39,10 @@ def _load(source: str) -> list[SLO]:
 
 def _check_thresholds(slos: list[SLO], settings: object) -> None:
     """A latency threshold must be a bound of the duration histogram, or no series counts it."""
-    if not isinstance(settings, BastionSettings):  # no --app: the BASTION_* environment
-        settings = BastionSettings()
-    bounds = settings.metrics.duration_buckets
+    metrics = getattr(settings, "metrics", None)
+    if not isinstance(metrics, MetricsSettings):  # no --app: the BASTION_* environment
+        metrics = MetricsEnvironment().metrics
+    bounds = metrics.duration_buckets
     for slo in slos:
         if slo.sli == "latency" and slo.threshold_seconds not in bounds:
             fail(
