@@ -24,14 +24,16 @@ if TYPE_CHECKING:
 
 
 def install_metrics(app: FastAPI, state: BastionState, settings: MetricsSettings) -> Metrics:
-    """Create the app's :class:`Metrics`, mount ``/metrics`` and declare the pool gauges."""
+    """Create the app's :class:`Metrics`, mount ``/metrics`` (when enabled), declare the
+    pool gauges."""
     metrics = state.extensions["metrics"] = Metrics()
     state.extensions["metrics_access"] = MetricsAccess(settings)
     pools: dict[str, PoolReader] = {"database": sqlalchemy_pool(state.db.engine)}
     if state.redis is not None:
         pools["redis"] = redis_pool(state.redis.connection_pool)
     install_pool_metrics(metrics, pools)
-    app.include_router(metrics_router)
+    if settings.enabled:
+        app.include_router(metrics_router)
     return metrics
 
 
@@ -65,12 +67,12 @@ def tracing_running(tracing: Tracing | None) -> AbstractAsyncContextManager[None
     return nullcontext() if tracing is None else tracing.running()
 
 
-def request_observer(state: BastionState, settings: MetricsSettings) -> RequestObserver:
+def request_observer(state: BastionState, settings: MetricsSettings) -> RequestObserver | None:
     """What the request-context middleware calls for every request: the HTTP metrics,
-    behind the tracing's server spans when tracing is on."""
-    observer: RequestObserver = HttpMetrics(
-        state.extensions["metrics"], state.routes, settings.duration_buckets
-    )
+    behind the tracing's server spans when tracing is on; None when both are off."""
+    observer: RequestObserver | None = None
+    if settings.enabled:
+        observer = HttpMetrics(state.extensions["metrics"], state.routes, settings.duration_buckets)
     tracing = state.extensions.get("tracing")
     if tracing is not None:
         observer = tracing.observer(observer)

@@ -13,8 +13,12 @@ from bastion.ops.http_metrics import DURATION_BUCKETS
 
 
 class MetricsSettings(BaseModel):
-    """Optional protection of ``/metrics``; with neither set, anyone may read it."""
+    """``/metrics`` and the HTTP metrics; optional protection of ``/metrics`` (with
+    neither token nor networks set, anyone may read it)."""
 
+    enabled: bool = Field(
+        True, description="Time every request (http_server_* metrics) and serve /metrics."
+    )
     token: SecretStr | None = Field(
         None, description="Bearer token a scraper must send; unset lets any client in."
     )

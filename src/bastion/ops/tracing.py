@@ -90,29 +90,22 @@ def tracer_provider(service_name: str) -> TracerProvider:
     return provider
 
 
-def _traceparent(scope: Scope) -> None:
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    add_response_headers(
-        scope, [(k.encode("latin-1"), v.encode("latin-1")) for k, v in carrier.items()]
-    )
-
-
 class TracingObserver:
     """Starts the server span of each request and ends it with the final status.
 
-    Chained after ``inner`` (the metrics observer), which it calls first.
+    Chained with ``inner`` (the metrics observer, unless metrics are off), which it
+    calls first.
     """
 
     def __init__(
-        self, provider: TracerProvider, routes: RouteIndex, inner: RequestObserver
+        self, provider: TracerProvider, routes: RouteIndex, inner: RequestObserver | None
     ) -> None:
         self.tracer = provider.get_tracer("bastion")
         self.routes = routes
         self.inner = inner
 
     def begin(self, scope: Scope) -> Any:
-        inner = self.inner.begin(scope)
+        inner = self.inner.begin(scope) if self.inner is not None else None
         method = scope["method"]
         route = self.routes.lookup(scope).template
         parent = propagate.extract(scope, getter=asgi_getter)  # type: ignore[misc]
@@ -129,10 +122,11 @@ class TracingObserver:
         )
         attached = context.attach(trace.set_span_in_context(span, parent))
         ids = span.get_span_context()
-        bound = structlog.contextvars.bind_contextvars(
-            trace_id=f"{ids.trace_id:032x}", span_id=f"{ids.span_id:016x}"
-        )
-        _traceparent(scope)
+        trace_id, span_id = f"{ids.trace_id:032x}", f"{ids.span_id:016x}"
+        bound = structlog.contextvars.bind_contextvars(trace_id=trace_id, span_id=span_id)
+        # The response names the server span (W3C trace context, whatever propagates inward).
+        traceparent = f"00-{trace_id}-{span_id}-{ids.trace_flags:02x}".encode()
+        add_response_headers(scope, [(b"traceparent", traceparent)])
         return inner, span, attached, bound
 
     def end(self, token: Any, status: int) -> None:
@@ -143,7 +137,8 @@ class TracingObserver:
         span.end()
         structlog.contextvars.reset_contextvars(**bound)
         context.detach(attached)
-        self.inner.end(inner, status)
+        if self.inner is not None:
+            self.inner.end(inner, status)
 
 
 class Tracing:
@@ -153,7 +148,7 @@ class Tracing:
         self.state = state
         self.provider = tracer_provider(service_name)
 
-    def observer(self, inner: RequestObserver) -> TracingObserver:
+    def observer(self, inner: RequestObserver | None) -> TracingObserver:
         return TracingObserver(self.provider, self.state.routes, inner)
 
     @asynccontextmanager
