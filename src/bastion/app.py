@@ -38,7 +38,7 @@ from bastion.ops.install import (
 )
 from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
-from bastion.ops.shedding import LoadShedder
+from bastion.ops.shedding import load_shedder
 from bastion.ops.shutdown import GracefulShutdown
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
@@ -164,18 +164,6 @@ def create_app(
     return app
 
 
-def _shedder(settings: BastionSettings, state: BastionState) -> LoadShedder | None:
-    shedding = settings.shedding
-    if not shedding.max_in_flight:
-        return None
-    return LoadShedder(
-        shedding.max_in_flight,
-        retry_after=shedding.retry_after_seconds,
-        exempt_paths=shedding.exempt_paths,
-        metrics=state.extensions["metrics"],
-    )
-
-
 def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionState) -> None:
     """The default stack, outermost first (see ``docs/middleware.md``).
 
@@ -197,7 +185,7 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
                 "path_headers": dict.fromkeys(DOCS_PAGES, with_csp(headers, DOCS_CSP)),
                 "request_id_header": settings.http.request_id_header,
                 "observer": request_observer(state, settings.metrics),
-                "shedder": _shedder(settings, state),
+                "shedder": load_shedder(settings.shedding, state.extensions["metrics"]),
                 "type_base": type_base,
             },
         ),
