@@ -27,17 +27,18 @@ from typing import Any
 import structlog
 from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-from opentelemetry.instrumentation.asgi import asgi_getter
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import Scope
 
+from bastion.core.context import trace_ids_var
 from bastion.core.errors import ConfigurationError
 from bastion.core.middleware import RequestObserver, add_response_headers
 from bastion.core.routes import RouteIndex
@@ -49,6 +50,21 @@ CLIENTS: tuple[Callable[[], BaseInstrumentor], ...] = (
     HTTPXClientInstrumentor,
     AioHttpClientInstrumentor,
 )
+
+
+class _ScopeHeaders(Getter[Scope]):
+    """Reads propagation headers straight from an ASGI scope, comparing bytes."""
+
+    def get(self, carrier: Scope, key: str) -> list[str] | None:
+        name = key.lower().encode("latin-1")
+        values = [v.decode("latin-1") for k, v in carrier["headers"] if k == name]
+        return values or None
+
+    def keys(self, carrier: Scope) -> list[str]:
+        return [k.decode("latin-1") for k, _ in carrier["headers"]]
+
+
+HEADERS = _ScopeHeaders()
 
 
 def _exporter() -> SpanExporter | None:
@@ -108,7 +124,7 @@ class TracingObserver:
         inner = self.inner.begin(scope) if self.inner is not None else None
         method = scope["method"]
         route = self.routes.lookup(scope).template
-        parent = propagate.extract(scope, getter=asgi_getter)  # type: ignore[misc]
+        parent = propagate.extract(scope, getter=HEADERS)
         span = self.tracer.start_span(
             f"{method} {route}",
             context=parent,
@@ -123,19 +139,19 @@ class TracingObserver:
         attached = context.attach(trace.set_span_in_context(span, parent))
         ids = span.get_span_context()
         trace_id, span_id = f"{ids.trace_id:032x}", f"{ids.span_id:016x}"
-        bound = structlog.contextvars.bind_contextvars(trace_id=trace_id, span_id=span_id)
+        logged = trace_ids_var.set((trace_id, span_id))  # read by every log line
         # The response names the server span (W3C trace context, whatever propagates inward).
         traceparent = f"00-{trace_id}-{span_id}-{ids.trace_flags:02x}".encode()
         add_response_headers(scope, [(b"traceparent", traceparent)])
-        return inner, span, attached, bound
+        return inner, span, attached, logged
 
     def end(self, token: Any, status: int) -> None:
-        inner, span, attached, bound = token
+        inner, span, attached, logged = token
         span.set_attribute("http.response.status_code", status)
         if status >= 500:
             span.set_status(StatusCode.ERROR)
         span.end()
-        structlog.contextvars.reset_contextvars(**bound)
+        trace_ids_var.reset(logged)
         context.detach(attached)
         if self.inner is not None:
             self.inner.end(inner, status)
