@@ -7,7 +7,7 @@ WORKERS ?= 1
 export BASTION_APP ?= examples.taskboard.app:app
 export BASTION_DATABASE_URL ?= sqlite+aiosqlite:///./taskboard.db
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench clean prometheus
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,24 @@ typecheck: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test: lint typecheck pytest
+test: lint typecheck prometheus pytest
+
+# promtool and prometheus (Debian's package) for the SLO rule tests; installed only
+# when missing. policy-rc.d keeps the package's service from starting (CI and the
+# tests run their own server on a free port); one already running is stopped.
+prometheus:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  created=; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created=1; \
+	  fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	  status=$$?; \
+	  [ -z "$$created" ] || rm -f /usr/sbin/policy-rc.d; \
+	  exit $$status; }
+	@if [ -f /run/prometheus.pid ] || pidof -q /usr/bin/prometheus 2>/dev/null; then \
+	  (systemctl stop prometheus || service prometheus stop) >/dev/null 2>&1 || true; \
+	fi
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/http_overhead.py --quick

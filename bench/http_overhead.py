@@ -26,7 +26,7 @@ import signal
 import statistics
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,7 +116,7 @@ def measure(
         yield window["round"], by_name[window["target"]], result
 
 
-def print_settings(args: argparse.Namespace) -> None:
+def print_settings(args: argparse.Namespace, sides: str = "Bastion / bare") -> None:
     import aiohttp
     import fastapi
     import starlette
@@ -132,26 +132,33 @@ def print_settings(args: argparse.Namespace) -> None:
     )
     print(
         f"rounds: {args.warmup:g} s warm-up per target, then {args.rounds} rounds alternating "
-        f"Bastion / bare, {args.duration:g} s measured each (after {SETTLE_S:g} s settling)"
+        f"{sides}, {args.duration:g} s measured each (after {SETTLE_S:g} s settling)"
     )
     print()
 
 
-def run_benchmark(args: argparse.Namespace) -> int:
-    print_settings(args)
-    rounds: dict[Target, list[HttpRound]] = {target: [] for target in TARGETS}
+def run_rounds(
+    targets: tuple[Target, ...], args: argparse.Namespace
+) -> dict[Target, list[HttpRound]]:
+    """Serve every target, measure the alternating rounds, print each; the rounds by target."""
+    rounds: dict[Target, list[HttpRound]] = {target: [] for target in targets}
     print(f"round {TABLE_HEADER}")
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         env = base_env(workdir)
         servers = {
             target: stack.enter_context(serve(target.name, target.uvicorn_app, env, workdir))
-            for target in TARGETS
+            for target in targets
         }
         for index, target, result in measure(servers, args):
             rounds[target].append(result)
             print(f"{index + 1:>5} {row(result, target.label)}", flush=True)
+    return rounds
 
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    print_settings(args)
+    rounds = run_rounds(TARGETS, args)
     bastion, bare = (HttpRound.median(rounds[target]) for target in TARGETS)
     ratio = bastion.rps / bare.rps
     paired = statistics.median(
@@ -195,13 +202,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main() -> int:
+def main(benchmark: Callable[[argparse.Namespace], int] = run_benchmark) -> int:
+    """Run ``benchmark`` (or, spawned with ``--load``, the load generator)."""
     args = parse_args()
     if args.load:
         return run_load_process(json.loads(args.load))
     # On SIGTERM too, unwind through the clean-up that stops the servers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    return run_main(lambda: run_benchmark(args), "interrupted; servers stopped")
+    return run_main(lambda: benchmark(args), "interrupted; servers stopped")
 
 
 if __name__ == "__main__":

@@ -34,10 +34,16 @@ from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.idempotency.install import check_routes, install_idempotency
 from bastion.ops.health import install_health
 from bastion.ops.http_breakers import outbound_client
-from bastion.ops.install import http_metrics, install_metrics
+from bastion.ops.install import (
+    fastapi_telemetry,
+    install_metrics,
+    install_tracing,
+    request_observer,
+    tracing_running,
+)
 from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
-from bastion.ops.shedding import LoadShedder
+from bastion.ops.shedding import load_shedder
 from bastion.ops.shutdown import GracefulShutdown
 from bastion.outbox.install import install_outbox, running
 from bastion.outbox.relay import Handler
@@ -122,6 +128,7 @@ def create_app(
                 maintenance.follow(),
                 shutdown.installed(),
                 running(relay, settings.outbox.relay_in_app),
+                tracing_running(tracing),
             ):
                 if lifespan is None:
                     yield
@@ -135,6 +142,7 @@ def create_app(
             await state.db.dispose()
             log.info("app.stopped")
 
+    tracing = install_tracing(state, settings.tracing)
     docs = settings.docs_enabled
     app = FastAPI(
         title=title or settings.app_name,
@@ -144,6 +152,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
         docs_url=None,
         redoc_url=None,
+        **fastapi_telemetry(tracing),
     )
     app.state.bastion = state
     state.routes = RouteIndex(app.router.routes)
@@ -181,18 +190,6 @@ def create_app(
     return app
 
 
-def _shedder(settings: BastionSettings, state: BastionState) -> LoadShedder | None:
-    shedding = settings.shedding
-    if not shedding.max_in_flight:
-        return None
-    return LoadShedder(
-        shedding.max_in_flight,
-        retry_after=shedding.retry_after_seconds,
-        exempt_paths=shedding.exempt_paths,
-        metrics=state.extensions["metrics"],
-    )
-
-
 def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionState) -> None:
     """The default stack, outermost first (see ``docs/middleware.md``).
 
@@ -213,8 +210,8 @@ def _install_middleware(app: FastAPI, settings: BastionSettings, state: BastionS
                 "headers": headers,
                 "path_headers": dict.fromkeys(DOCS_PAGES, with_csp(headers, DOCS_CSP)),
                 "request_id_header": settings.http.request_id_header,
-                "observer": http_metrics(state),
-                "shedder": _shedder(settings, state),
+                "observer": request_observer(state, settings.metrics),
+                "shedder": load_shedder(settings.shedding, state.extensions["metrics"]),
                 "type_base": type_base,
             },
         ),

@@ -18,6 +18,7 @@ from bastion.ops.settings import (
     MetricsSettings,
     SheddingSettings,
     ShutdownSettings,
+    TracingSettings,
 )
 from bastion.outbox.settings import OutboxSettings
 from bastion.ratelimit.settings import RateLimitSettings
@@ -36,6 +37,7 @@ class BastionSettings(CoreSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

@@ -82,3 +82,18 @@ def test_without_drain_sigterm_stops_at_once(tmp_path: Path) -> None:
     seen = events(served.output())
     assert "shutdown.draining" not in seen
     assert "app.stopped" in seen
+
+
+def test_a_second_sigterm_cuts_the_drain_short(tmp_path: Path) -> None:
+    env = ops_env(tmp_path, BASTION_SHUTDOWN__DRAIN_SECONDS="60")
+    with serving(tmp_path, env) as served, served.client() as client:
+        served.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert client.get("/readyz").status_code == 503
+        signalled = time.monotonic()
+        served.process.send_signal(signal.SIGTERM)
+        served.process.wait(10)
+        assert time.monotonic() - signalled < 10
+    seen = events(served.output())
+    assert "shutdown.drain_cut_short" in seen
+    assert "app.stopped" in seen

@@ -264,3 +264,11 @@ async def test_every_metric_follows_the_naming_rules(
                 if label == "http_route":
                     assert value in routes, (name, value)
     assert families["bastion_ratelimit_decisions"], "no rate limit decision was counted"
+
+
+async def test_metrics_can_be_turned_off(sqlite_url: str, client_for: ClientFactory) -> None:
+    app = create_app(make_settings(sqlite_url, metrics={"enabled": False}))
+    client = await client_for(app)
+    assert (await client.get("/livez")).status_code == 200
+    assert (await client.get("/metrics")).status_code == 404
+    assert requests_counted(app, "GET", "/livez", 200) == 0

@@ -128,7 +128,7 @@ def _render_default(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, list):
-        return ",".join(value) if value else "empty"
+        return ",".join(map(str, value)) if value else "empty"
     return str(value)
 
 

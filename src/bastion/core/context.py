@@ -10,6 +10,8 @@ from contextvars import ContextVar
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("bastion_request_id", default=None)
+# (trace id, span id) of the request's server span, in hex, while tracing is on.
+trace_ids_var: ContextVar[tuple[str, str] | None] = ContextVar("bastion_trace_ids", default=None)
 principal_var: ContextVar[Any | None] = ContextVar("bastion_principal", default=None)
 tenant_id_var: ContextVar[Any | None] = ContextVar("bastion_tenant_id", default=None)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from bastion.core.context import request_id_var
+from bastion.core.context import request_id_var, trace_ids_var
 
 
 def _add_request_context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -21,6 +21,10 @@ def _add_request_context(_logger: Any, _method: str, event: dict[str, Any]) -> d
     request_id = request_id_var.get()
     if request_id is not None:
         event.setdefault("request_id", request_id)
+    trace_ids = trace_ids_var.get()
+    if trace_ids is not None:
+        event.setdefault("trace_id", trace_ids[0])
+        event.setdefault("span_id", trace_ids[1])
     return event
 
 

@@ -9,12 +9,14 @@ import typer
 from bastion.core.cli import CliContext, run_async
 from bastion.core.db import Database
 from bastion.ops.maintenance import Maintenance, read_switch, write_switch
+from bastion.ops.slo.cli import slo_app
 
-ops_app = typer.Typer(help="Operations: maintenance mode.", no_args_is_help=True)
+ops_app = typer.Typer(help="Operations: maintenance mode, SLOs.", no_args_is_help=True)
 maintenance_app = typer.Typer(
     help="Maintenance mode, shared by every process.", no_args_is_help=True
 )
 ops_app.add_typer(maintenance_app, name="maintenance")
+ops_app.add_typer(slo_app, name="slo")
 
 
 def _database(ctx: typer.Context) -> Database:

@@ -18,7 +18,7 @@ workers, prometheus_client's values, which write to the shared files at once.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -45,14 +45,20 @@ OTHER_METHOD = "_OTHER"
 Key = tuple[str, str, int]  # method, route template, status
 
 
+def le_label(bound: float) -> str:
+    """A bucket bound as the ``le`` label spells it (``0.3``, ``1.0``)."""
+    return str(floatToGoString(bound))  # type: ignore[no-untyped-call]
+
+
 class LocalHttpStats:
     """One process's numbers, as plain values; a collector turns them into metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self.buckets = buckets
         self.active: dict[str, int] = {}
         # Per key: a count per bucket (the last one +Inf), then the sum.
         self.cells: dict[Key, list[float]] = {}
-        self._bounds = [*map(floatToGoString, DURATION_BUCKETS), "+Inf"]
+        self._bounds = [*map(le_label, buckets), "+Inf"]
 
     def begin(self, method: str) -> None:
         self.active[method] = self.active.get(method, 0) + 1
@@ -61,8 +67,8 @@ class LocalHttpStats:
         self.active[key[0]] -= 1
         cell = self.cells.get(key)
         if cell is None:
-            cell = self.cells[key] = [0.0] * (len(DURATION_BUCKETS) + 2)
-        cell[bisect_left(DURATION_BUCKETS, elapsed)] += 1
+            cell = self.cells[key] = [0.0] * (len(self.buckets) + 2)
+        cell[bisect_left(self.buckets, elapsed)] += 1
         cell[-1] += elapsed
 
     def collect(self) -> Iterator[Metric]:
@@ -84,9 +90,9 @@ class LocalHttpStats:
 class SharedHttpStats:
     """prometheus_client's metrics, for multiprocess mode (values in shared files)."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, buckets: tuple[float, ...]) -> None:
         self._duration = metrics.histogram(
-            DURATION, DURATION_HELP, DURATION_LABELS, buckets=DURATION_BUCKETS
+            DURATION, DURATION_HELP, DURATION_LABELS, buckets=buckets
         )
         self._gauge = metrics.gauge(ACTIVE, ACTIVE_HELP, ["http_request_method"])
         # labels() hashes its arguments to find the child: done once per combination.
@@ -115,13 +121,16 @@ class HttpMetrics:
     duration covers the whole stack and the status is the one the client gets.
     """
 
-    def __init__(self, metrics: Metrics, routes: RouteIndex) -> None:
+    def __init__(
+        self, metrics: Metrics, routes: RouteIndex, buckets: Sequence[float] = DURATION_BUCKETS
+    ) -> None:
         self.routes = routes
+        bounds = tuple(sorted(buckets))
         stats: LocalHttpStats | SharedHttpStats
         if metrics.multiprocess:
-            stats = SharedHttpStats(metrics)
+            stats = SharedHttpStats(metrics, bounds)
         else:
-            stats = LocalHttpStats()
+            stats = LocalHttpStats(bounds)
             metrics.collected(stats, {DURATION: "histogram", ACTIVE: "gauge"})
         self._begin = stats.begin
         self._end = stats.end

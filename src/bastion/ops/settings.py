@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bastion.core.client_ip import parse_networks
 from bastion.core.settings import CsvList, split_csv
+from bastion.ops.http_metrics import DURATION_BUCKETS
 
 
 class MetricsSettings(BaseModel):
-    """Optional protection of ``/metrics``; with neither set, anyone may read it."""
+    """``/metrics`` and the HTTP metrics; optional protection of ``/metrics`` (with
+    neither token nor networks set, anyone may read it)."""
 
+    enabled: bool = Field(
+        True, description="Time every request (http_server_* metrics) and serve /metrics."
+    )
     token: SecretStr | None = Field(
         None, description="Bearer token a scraper must send; unset lets any client in."
     )
@@ -19,7 +27,20 @@ class MetricsSettings(BaseModel):
         description="Client networks (CIDR) allowed to scrape; empty allows every address.",
     )
 
-    _split = field_validator("allow_networks", mode="before")(split_csv)
+    duration_buckets: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: list(DURATION_BUCKETS),
+        description="Upper bounds (s) of the request duration histogram; a latency SLO's "
+        "threshold must be one of them.",
+    )
+
+    _split = field_validator("allow_networks", "duration_buckets", mode="before")(split_csv)
+
+    @field_validator("duration_buckets")
+    @classmethod
+    def _buckets(cls, value: list[float]) -> list[float]:
+        if not value or any(bound <= 0 for bound in value) or len(set(value)) != len(value):
+            raise ValueError("duration buckets must be distinct positive numbers of seconds")
+        return sorted(value)
 
     @field_validator("token", mode="before")
     @classmethod
@@ -31,6 +52,15 @@ class MetricsSettings(BaseModel):
     def _networks(cls, value: list[str]) -> list[str]:
         parse_networks(value)  # ValueError names the bad one
         return value
+
+
+class MetricsEnvironment(BaseSettings):
+    """``BASTION_METRICS__*`` alone, for commands run without the app (``--app``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BASTION_", env_nested_delimiter="__", extra="ignore"
+    )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 class MaintenanceSettings(BaseModel):
@@ -82,3 +112,12 @@ class SheddingSettings(BaseModel):
     )
 
     _split = field_validator("exempt_paths", mode="before")(split_csv)
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry tracing (extra ``otel``); the exporter comes from the ``OTEL_*`` variables."""
+
+    enabled: bool = Field(False, description="Trace requests, SQL, Redis and HTTP clients.")
+    service_name: str | None = Field(
+        None, description="service.name of the spans; unset: OTEL_SERVICE_NAME, else app_name."
+    )

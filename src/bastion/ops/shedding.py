@@ -19,6 +19,7 @@ from starlette.types import Scope
 from bastion.core.errors import BastionError
 from bastion.core.routes import PathPrefixes
 from bastion.ops.metrics import Metrics
+from bastion.ops.settings import SheddingSettings
 
 
 class Overloaded(BastionError):
@@ -52,3 +53,15 @@ class LoadShedder:
             f"The server has {self.limit} requests in progress; retry shortly.",
             headers={"Retry-After": self.retry_after},
         )
+
+
+def load_shedder(settings: SheddingSettings, metrics: Metrics) -> LoadShedder | None:
+    """The shedder ``BASTION_SHEDDING__*`` asks for; None while the limit is 0 (off)."""
+    if not settings.max_in_flight:
+        return None
+    return LoadShedder(
+        settings.max_in_flight,
+        retry_after=settings.retry_after_seconds,
+        exempt_paths=settings.exempt_paths,
+        metrics=metrics,
+    )

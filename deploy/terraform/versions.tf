@@ -1,0 +1,11 @@
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    aws    = { source = "hashicorp/aws", version = "~> 5.0" }
+    random = { source = "hashicorp/random", version = "~> 3.6" }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}

@@ -1,0 +1,209 @@
+"""Tracing through the real app with an in-memory exporter: traceparent in and out, the
+trace and span ids in the logs, SQL and outgoing HTTP calls in the same trace."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import httpx
+import pytest
+import structlog
+from fastapi import APIRouter, HTTPException
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from sqlalchemy import text
+
+from bastion import DbSession, create_app
+from tests.conftest import ClientFactory, make_settings
+
+pytestmark = [pytest.mark.ops]
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+log = structlog.get_logger("tests.tracing")
+
+
+@pytest.fixture(scope="session")
+def exporter() -> InMemorySpanExporter:
+    """One in-memory exporter on the process's provider (a process has one provider)."""
+    memory = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    return memory
+
+
+@pytest.fixture
+def spans(exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
+    exporter.clear()
+    yield exporter
+    exporter.clear()
+
+
+@pytest.fixture
+async def echo_server() -> AsyncIterator[tuple[int, list[dict[str, str]]]]:
+    """A plain HTTP server on 127.0.0.1 that records the headers of each request."""
+    seen: list[dict[str, str]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")[1:]
+        seen.append({k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head if h)})
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], seen
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def traced_app(sqlite_url: str, port: int = 0):  # type: ignore[no-untyped-def]
+    router = APIRouter()
+
+    @router.get("/orders/{order_id}")
+    async def order(order_id: int, session: DbSession) -> dict[str, int]:
+        log.info("order.read", order_id=order_id)
+        await session.execute(text("SELECT 1"))
+        return {"id": order_id}
+
+    @router.get("/call/{client}")
+    async def call(client: str) -> dict[str, str]:
+        url = f"http://127.0.0.1:{port}/"
+        if client == "httpx":
+            async with httpx.AsyncClient(trust_env=False) as http:
+                await http.get(url)
+        else:
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                await response.read()
+        return {"called": client}
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise HTTPException(503, "down")
+
+    settings = make_settings(sqlite_url, tracing={"enabled": True, "service_name": "orders"})
+    return create_app(settings, routers=[router])
+
+
+def by_kind(spans: InMemorySpanExporter, kind: SpanKind) -> list[ReadableSpan]:
+    return [span for span in spans.get_finished_spans() if span.kind is kind]
+
+
+async def test_incoming_traceparent_continues_the_trace_in_spans_response_and_logs(
+    sqlite_url: str,
+    client_for: ClientFactory,
+    spans: InMemorySpanExporter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = await client_for(traced_app(sqlite_url))
+    spans.clear()
+    with caplog.at_level(logging.INFO, logger="tests.tracing"):
+        response = await client.get("/orders/7", headers={"traceparent": TRACEPARENT})
+    assert response.status_code == 200
+
+    (server,) = by_kind(spans, SpanKind.SERVER)
+    assert server.name == "GET /orders/{order_id}"
+    assert f"{server.context.trace_id:032x}" == TRACE_ID
+    assert server.parent is not None and f"{server.parent.span_id:016x}" == PARENT_ID
+    assert server.attributes is not None
+    assert server.attributes["http.route"] == "/orders/{order_id}"
+    assert server.attributes["http.response.status_code"] == 200
+
+    # The response names this server span, in the same trace.
+    version, trace_id, span_id, _flags = response.headers["traceparent"].split("-")
+    assert (version, trace_id, span_id) == ("00", TRACE_ID, f"{server.context.span_id:016x}")
+
+    # The SQL ran in a child span of the request.
+    sql = [s for s in by_kind(spans, SpanKind.CLIENT) if "SELECT" in s.name]
+    assert sql and all(s.context.trace_id == server.context.trace_id for s in sql)
+    assert all(s.parent is not None and s.parent.span_id == server.context.span_id for s in sql)
+
+    # The log line of the route carries both ids.
+    (record,) = [
+        r for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == "order.read"
+    ]
+    assert record.msg["trace_id"] == TRACE_ID
+    assert record.msg["span_id"] == f"{server.context.span_id:016x}"
+
+
+async def test_without_traceparent_a_new_trace_starts(
+    sqlite_url: str, client_for: ClientFactory, spans: InMemorySpanExporter
+) -> None:
+    client = await client_for(traced_app(sqlite_url))
+    first = (await client.get("/orders/1")).headers["traceparent"].split("-")[1]
+    second = (await client.get("/orders/2")).headers["traceparent"].split("-")[1]
+    assert first != second and TRACE_ID not in (first, second)
+    assert len(by_kind(spans, SpanKind.SERVER)) == 2
+
+
+async def test_server_errors_mark_the_span(
+    sqlite_url: str, client_for: ClientFactory, spans: InMemorySpanExporter
+) -> None:
+    client = await client_for(traced_app(sqlite_url))
+    assert (await client.get("/boom")).status_code == 503
+    (server,) = by_kind(spans, SpanKind.SERVER)
+    assert server.status.status_code is StatusCode.ERROR
+
+
+@pytest.mark.parametrize("library", ["httpx", "aiohttp"])
+async def test_outgoing_calls_carry_the_trace(
+    library: str,
+    sqlite_url: str,
+    client_for: ClientFactory,
+    spans: InMemorySpanExporter,
+    echo_server: tuple[int, list[dict[str, str]]],
+) -> None:
+    port, seen = echo_server
+    client = await client_for(traced_app(sqlite_url, port))
+    response = await client.get(f"/call/{library}", headers={"traceparent": TRACEPARENT})
+    assert response.status_code == 200
+    (headers,) = seen
+    assert headers["traceparent"].split("-")[1] == TRACE_ID
+    (outgoing,) = [s for s in by_kind(spans, SpanKind.CLIENT) if s.name.startswith("GET")]
+    assert headers["traceparent"].split("-")[2] == f"{outgoing.context.span_id:016x}"
+
+
+@pytest.mark.redis
+async def test_redis_commands_are_spans_of_the_request(
+    sqlite_url: str, redis_url: str, client_for: ClientFactory, spans: InMemorySpanExporter
+) -> None:
+    settings = make_settings(sqlite_url, redis_url=redis_url, tracing={"enabled": True})
+    client = await client_for(create_app(settings))
+    spans.clear()
+    await asyncio.sleep(1.1)  # past the readiness cache
+    await client.get("/readyz", headers={"traceparent": TRACEPARENT})
+    redis_spans = [s for s in by_kind(spans, SpanKind.CLIENT) if s.name == "PING"]
+    assert redis_spans and redis_spans[0].context.trace_id == int(TRACE_ID, 16)
+
+
+def test_off_by_default_loads_no_tracing() -> None:
+    # (FastAPI itself imports the OpenTelemetry API when it is installed.)
+    code = (
+        "import sys\n"
+        "from bastion import BastionSettings, create_app\n"
+        "create_app(BastionSettings(env='test', database_url='sqlite+aiosqlite:///:memory:'))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('bastion.ops.tracing',"
+        " 'opentelemetry.sdk', 'opentelemetry.instrumentation'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+async def test_off_no_traceparent_is_sent(sqlite_url: str, client_for: ClientFactory) -> None:
+    client = await client_for(create_app(make_settings(sqlite_url)))
+    response = await client.get("/livez", headers={"traceparent": TRACEPARENT})
+    assert "traceparent" not in response.headers
