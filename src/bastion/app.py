@@ -29,6 +29,8 @@ from bastion.core.redis import open_redis
 from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
+from bastion.jobs.install import install_jobs
+from bastion.jobs.registry import JobsRegistry
 from bastion.ops.health import install_health
 from bastion.ops.http_breakers import outbound_client
 from bastion.ops.install import http_metrics, install_metrics
@@ -58,6 +60,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     on_rate_limit: OnLimit | None = None,
     rate_limit_overrides: OverrideHook | None = None,
+    jobs: JobsRegistry | None = None,
 ) -> FastAPI:
     """Build a FastAPI app with Bastion's stack.
 
@@ -67,7 +70,8 @@ def create_app(
     Alembic versions directory; ``seeders`` are named fixture loaders for
     ``bastion db seed``; ``lifespan`` runs inside Bastion's. ``on_rate_limit``
     is called on every rate limit refusal; ``rate_limit_overrides`` gives
-    per-tenant limits (see ``docs/rate-limiting.md``).
+    per-tenant limits (see ``docs/rate-limiting.md``). ``jobs`` holds the app's
+    background tasks and cron schedules (see ``docs/jobs.md``).
 
     >>> from bastion import BastionSettings
     >>> app = create_app(BastionSettings(env="test", database_url="sqlite:///:memory:"))
@@ -105,7 +109,12 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            async with refresher(metrics), maintenance.follow(), shutdown.installed():
+            async with (
+                refresher(metrics),
+                maintenance.follow(),
+                shutdown.installed(),
+                job_runtime.lifespan(),
+            ):
                 if lifespan is None:
                     yield
                 else:
@@ -138,6 +147,7 @@ def create_app(
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
         state.db, settings.maintenance.poll_seconds
     )
+    job_runtime = install_jobs(settings.jobs, state, metrics, jobs)
     if docs:
         install_docs(app)
     for router in routers:

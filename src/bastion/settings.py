@@ -11,6 +11,7 @@ from pydantic import Field
 
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
+from bastion.jobs.settings import JobsSettings
 from bastion.ops.settings import (
     MaintenanceSettings,
     MetricsSettings,
@@ -30,6 +31,7 @@ class BastionSettings(CoreSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     shedding: SheddingSettings = Field(default_factory=SheddingSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [
@@ -38,4 +40,5 @@ class BastionSettings(CoreSettings):
                 production=self.is_production, has_redis=self.redis_url is not None
             ),
             *self.security.checks(production=self.is_production),
+            *self.jobs.checks(has_redis=self.redis_url is not None),
         ]

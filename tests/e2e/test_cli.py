@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.cli]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BASTION = Path(sys.executable).parent / "bastion"
 TASKBOARD = "examples.taskboard.app:app"
-ALL_REVISIONS = ("bastion_0001", "bastion_0002", "taskboard_0001")
+ALL_REVISIONS = ("bastion_0001", "bastion_0002", "bastion_0006", "taskboard_0001")
 TASKBOARD_MIGRATIONS = REPO_ROOT / "examples" / "taskboard" / "migrations" / "versions"
 
 
@@ -132,7 +132,7 @@ def test_db_workflow(database_url: str) -> None:
     upgraded = run("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     assert "taskboard_0001" in upgraded.stdout
-    assert "bastion_0002" in upgraded.stdout
+    assert "bastion_0006" in upgraded.stdout
     assert table_names(database_url) == {
         "bastion_maintenance",
         "bastion_seed_runs",
@@ -168,7 +168,7 @@ def test_db_workflow(database_url: str) -> None:
     reupgraded = run("db", "upgrade")
     assert reupgraded.returncode == 0, reupgraded.stderr
     assert "taskboard_0001" in reupgraded.stdout
-    assert "bastion_0002" in reupgraded.stdout
+    assert "bastion_0006" in reupgraded.stdout
     assert "taskboard_projects" in table_names(database_url)
 
 

@@ -25,7 +25,7 @@ from examples.taskboard.models import Project
 
 pytestmark = [pytest.mark.db]
 
-FRAMEWORK_TABLES = {"bastion_seed_runs", "bastion_maintenance"}
+FRAMEWORK_TABLES = {"bastion_seed_runs", "bastion_maintenance", "bastion_jobs", "bastion_job_ticks"}
 TASKBOARD_TABLES = {"taskboard_projects", "taskboard_tasks"}
 
 

@@ -34,7 +34,7 @@ FRAMEWORK_VERSIONS = HERE / "versions"
 FRAMEWORK_BRANCH = "bastion"
 APP_BRANCH = "app"
 # Modules holding the framework's tables; imported before autogenerate compares.
-FRAMEWORK_MODELS = ("bastion.lifecycle.models", "bastion.ops.models")
+FRAMEWORK_MODELS = ("bastion.lifecycle.models", "bastion.ops.models", "bastion.jobs.models")
 
 
 def target_metadata() -> MetaData:
