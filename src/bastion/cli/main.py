@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from bastion.core.cli import CliContext, fail, run
+from bastion.jobs.cli import jobs_app, scheduler, worker
 from bastion.lifecycle.cli import db_app
 from bastion.ops.cli import ops_app
 from bastion.ratelimit.cli import ratelimit_app
@@ -28,6 +29,9 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(ops_app, name="ops")
 app.add_typer(ratelimit_app, name="ratelimit")
+app.add_typer(jobs_app, name="jobs")
+app.command()(worker)
+app.command()(scheduler)
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 
