@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from bastion import BastionSettings, create_app
+from examples.taskboard.jobs import jobs
 from examples.taskboard.router import router
 from examples.taskboard.seed import demo_project
 
@@ -22,6 +23,7 @@ def build(settings: BastionSettings | None = None) -> FastAPI:
         routers=[router],
         migrations=MIGRATIONS,
         seeders={"taskboard.demo_project": demo_project},
+        jobs=jobs,
     )
 
 

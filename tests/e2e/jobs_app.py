@@ -1,7 +1,8 @@
-"""An app whose one task records each run in Redis, for the multi-process job tests.
+"""An app for the job tests that run ``bastion`` processes.
 
-Each run pushes ``<job id>:<pid>`` to ``<prefix>test:starts`` when it begins and
-to ``<prefix>test:ends`` when its work is done (before the ack).
+``record`` pushes ``<job id>:<pid>`` to ``<prefix>test:starts`` in Redis when it
+begins and to ``<prefix>test:ends`` when its work is done (before the ack);
+``explode`` always fails; ``nightly`` is a cron task.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from pydantic import BaseModel
 
 from bastion import create_app
-from bastion.jobs import JobContext, JobsRegistry
+from bastion.jobs import Empty, JobContext, JobsRegistry
 
 jobs = JobsRegistry()
 
@@ -30,6 +31,16 @@ async def record(payload: Work, context: JobContext) -> None:
     await redis.rpush(prefix + "test:starts", mark)  # type: ignore[misc]
     await asyncio.sleep(payload.seconds)
     await redis.rpush(prefix + "test:ends", mark)  # type: ignore[misc]
+
+
+@jobs.task(retries=0)
+async def explode(payload: Work) -> None:
+    raise RuntimeError("exploded")
+
+
+@jobs.cron("0 3 * * *", timezone="Europe/Paris")
+async def nightly(payload: Empty) -> None:
+    return None
 
 
 app = create_app(jobs=jobs)

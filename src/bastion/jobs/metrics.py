@@ -11,7 +11,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 class JobMetrics:
     def __init__(self, metrics: Metrics) -> None:
         self._enqueued = metrics.counter(
-            "bastion_jobs_enqueued_total", "Jobs enqueued.", ["queue", "task"]
+            "bastion_jobs_enqueued_total",
+            "Enqueue calls that stored a job (in a transaction: even if it rolled back).",
+            ["queue", "task"],
         )
         self._outcomes = metrics.counter(
             "bastion_jobs_finished_total",

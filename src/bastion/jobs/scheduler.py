@@ -67,7 +67,10 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("jobs.scheduler_started", schedules=sorted(self.queue.registry.schedules))
         while not stop.is_set():
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception as exc:  # the store is down: try again next round
+                log.warning("jobs.scheduler_failed", error=repr(exc))
             try:
                 await asyncio.wait_for(stop.wait(), self.interval)
             except TimeoutError:
