@@ -88,7 +88,13 @@ def _payload_model(handler: Handler) -> tuple[type[BaseModel], bool]:
         raise ConfigurationError(
             f"task {handler.__qualname__}: an async function (payload[, context])"
         )
-    hints = get_type_hints(handler)
+    try:
+        hints = get_type_hints(handler)
+    except NameError as exc:
+        raise ConfigurationError(
+            f"task {handler.__qualname__}: cannot resolve its annotations ({exc}); "
+            "define the payload model at module level"
+        ) from exc
     model = hints.get(parameters[0])
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise ConfigurationError(
