@@ -109,8 +109,7 @@ class Worker:
                     options.queues, self.name, now=self.queue.now(), lease=options.lease, limit=free
                 )
             except Exception as exc:  # the store is down: keep trying, the jobs wait there
-                log.warning("jobs.claim_failed", worker=self.name, error=repr(exc))
-                await _first(stop.wait(), asyncio.sleep(options.poll))
+                await self._store_down(stop, exc)
                 continue
             for job in claimed:
                 self.running[job.id] = asyncio.create_task(self._execute(job))
@@ -124,7 +123,14 @@ class Worker:
             else:
                 # Not raced against `stop`: cancelling a LISTEN or a pub/sub read
                 # midway would break its connection. A stop waits at most `poll`.
-                await self.store.wait(options.queues, options.poll)
+                try:
+                    await self.store.wait(options.queues, options.poll)
+                except Exception as exc:
+                    await self._store_down(stop, exc)
+
+    async def _store_down(self, stop: asyncio.Event, exc: Exception) -> None:
+        log.warning("jobs.store_unavailable", worker=self.name, error=repr(exc))
+        await _first(stop.wait(), asyncio.sleep(self.options.poll))
 
     async def _finish_running(self) -> None:
         if not self.running:
@@ -138,13 +144,19 @@ class Worker:
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         while True:
             await asyncio.sleep(self.options.heartbeat)
-            if self.metrics:
-                self.metrics.depth(await self.queue.stats())
-            if self.running:
-                until = self.queue.now() + self.options.lease
-                lost = await self.store.extend(list(self.running), self.name, until=until)
-                for job_id in lost:
-                    log.warning("jobs.lease_lost", job_id=job_id, worker=self.name)
+            try:
+                await self._beat()
+            except Exception as exc:  # one missed beat; the lease outlasts several
+                log.warning("jobs.heartbeat_failed", worker=self.name, error=repr(exc))
+
+    async def _beat(self) -> None:
+        if self.running:
+            until = self.queue.now() + self.options.lease
+            lost = await self.store.extend(list(self.running), self.name, until=until)
+            for job_id in lost:
+                log.warning("jobs.lease_lost", job_id=job_id, worker=self.name)
+        if self.metrics:
+            self.metrics.depth(await self.queue.stats())
 
     def _context(self, job_id: str, attempt: int, max_attempts: int) -> JobContext:
         return JobContext(job_id, attempt, max_attempts, self.queue, self.state)
@@ -169,6 +181,12 @@ class Worker:
                 self.metrics.finished(job, outcome, time.perf_counter() - started)
 
     async def _attempt(self, job: ClaimedJob) -> str:
+        if job.attempt > job.max_attempts:
+            # Only lost leases get a job here: it may be what kills its workers.
+            error = f"lease lost {job.attempt - 1} times: the job may crash its worker"
+            await self.store.bury(job.id, self.name, now=self.queue.now(), error=error)
+            log.error("jobs.dead", job_id=job.id, task=job.task, attempts=job.attempt)
+            return "dead"
         try:
             task = self.queue.registry.lookup(job.task)
             payload = task.payload_model.model_validate_json(job.payload)

@@ -236,6 +236,20 @@ async def test_expired_lease_is_claimed_again(
     assert await store.ack(job_id, "w2", now=now(clock))
 
 
+async def test_a_job_that_keeps_losing_its_lease_is_buried(
+    queue: JobQueue, store: JobStore, clock: ManualClock, calls: Calls
+) -> None:
+    job_id = await queue.enqueue("flaky", Note(text="poison"))  # 3 attempts
+    for _ in range(3):  # each time its worker dies under it
+        assert await store.claim(["default"], "doomed", now=now(clock), lease=30, limit=5)
+        clock.advance(seconds=31)
+    await drain(queue)
+    job = await queue.get(job_id)
+    assert (job.state, job.attempts) == ("dead", 4)
+    assert "lease lost 3 times" in (job.error or "")
+    assert calls.seen == []  # not run a fourth time
+
+
 async def test_release_uncounts_the_attempt(
     queue: JobQueue, store: JobStore, clock: ManualClock
 ) -> None:

@@ -183,13 +183,17 @@ class RedisJobStore:
         return cast(TickClaim, _text(await self._run("tick", schedule, repr(tick))))
 
     async def wait(self, queues: Sequence[str], within: float) -> None:
-        if self._pubsub is None:
-            self._pubsub = self.redis.pubsub()
-            await self._pubsub.subscribe(self.prefix + "wake")
-        message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=within)
-        # Many enqueues leave many wake-ups queued; one is enough.
-        while message is not None:
-            message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
+        try:
+            if self._pubsub is None:
+                self._pubsub = self.redis.pubsub()
+                await self._pubsub.subscribe(self.prefix + "wake")
+            message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=within)
+            # Many enqueues leave many wake-ups queued; one is enough.
+            while message is not None:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
+        except BaseException:
+            await self.close()  # the next wait subscribes again on a fresh connection
+            raise
 
     async def close(self) -> None:
         if self._pubsub is not None:
