@@ -82,7 +82,7 @@ class Worker:
     async def run(self, stop: asyncio.Event, *, burst: bool = False) -> None:
         """Work until ``stop`` is set (or, with ``burst``, until no job is due)."""
         log.info("jobs.worker_started", worker=self.name, queues=list(self.options.queues))
-        beat = asyncio.create_task(self._heartbeat(stop))
+        beat = asyncio.create_task(self._heartbeat())
         companions = [
             asyncio.ensure_future(run(self._context(name, 0, 0)))
             for name, run in self.queue.registry.companions.items()
@@ -141,7 +141,7 @@ class Worker:
             task.cancel()  # _execute releases the job
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _heartbeat(self, stop: asyncio.Event) -> None:
+    async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.options.heartbeat)
             try:

@@ -177,9 +177,11 @@ class MemoryJobStore:
         return "first" if previous is None else "claimed"
 
     async def wait(self, queues: Sequence[str], within: float) -> None:
-        self._wake.clear()
+        # A wake-up from before the call returns at once: the claim that follows
+        # finds the job (clearing first would lose it).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), within)
+        self._wake.clear()
 
     async def close(self) -> None:
         return None

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, case, delete, func, select, text, update
+from sqlalchemy import Row, Table, case, delete, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bastion.core.db import Database
@@ -78,9 +78,16 @@ class SqlJobStore:
 
     async def enqueue(self, job: NewJob, *, session: AsyncSession | None = None) -> str:
         if session is not None:
+            if not self.postgres:  # wake this process's worker once the job is visible
+                event.listen(session.sync_session, "after_commit", self._woken, once=True)
             return await self._enqueue(session, job)
         async with self.db.session() as own:
-            return await self._enqueue(own, job)
+            stored = await self._enqueue(own, job)
+        self._wake.set()
+        return stored
+
+    def _woken(self, _session: Any) -> None:
+        self._wake.set()
 
     async def _enqueue(self, session: AsyncSession, job: NewJob) -> str:
         values = {**job.__dict__, "state": "queued", "attempts": 0, "rank": -job.priority}
@@ -99,8 +106,6 @@ class SqlJobStore:
             return str(stored)
         if self.postgres:  # delivered when (and only if) the transaction commits
             await session.execute(select(func.pg_notify(CHANNEL, job.queue)))
-        else:
-            self._wake.set()
         return job.id
 
     async def claim(
@@ -264,9 +269,11 @@ class SqlJobStore:
     async def wait(self, queues: Sequence[str], within: float) -> None:
         if self.postgres and self._listener is None:
             await self._listen()
-        self._wake.clear()
+        # A wake-up from before the call returns at once: the claim that follows
+        # finds the job (clearing first would lose it).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), within)
+        self._wake.clear()
 
     async def _listen(self) -> None:
         import asyncpg  # type: ignore[import-untyped]
