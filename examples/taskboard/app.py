@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from bastion import BastionSettings, bastion_state, create_app
 from examples.taskboard.events import TaskEvents
+from examples.taskboard.jobs import jobs
 from examples.taskboard.router import router
 from examples.taskboard.seed import demo_project
 
@@ -25,6 +26,7 @@ def build(settings: BastionSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         seeders={"taskboard.demo_project": demo_project},
         outbox_handlers={"task.created": events.on_task_created},
+        jobs=jobs,
     )
     events.bind(bastion_state(app).extensions["metrics"])
     return app

@@ -16,7 +16,9 @@ from sqlalchemy import select
 from bastion import DbSession, Page, PageParams, paginate
 from bastion.core.errors import BastionError
 from bastion.idempotency import Idempotent, IdempotentRoute, IfMatchHeader, set_etag
+from bastion.jobs import Jobs
 from bastion.outbox import add as emit
+from examples.taskboard.jobs import SummaryRequest, project_summary
 from examples.taskboard.models import Project, Task
 from examples.taskboard.schemas import (
     ProjectIn,
@@ -183,3 +185,23 @@ async def delete_task(
     precondition.check(task)
     await session.delete(task)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{project_id}/summary", status_code=status.HTTP_202_ACCEPTED, responses=_404)
+async def request_summary(project_id: uuid.UUID, session: DbSession, jobs: Jobs) -> dict[str, str]:
+    """Summarise the project in the background; the job is queued with this transaction."""
+    await _project(session, project_id)
+    job_id = await jobs.enqueue(
+        project_summary,
+        SummaryRequest(project_id=project_id),
+        dedupe_key=f"summary:{project_id}",
+        session=session,
+    )
+    return {"job_id": job_id}
+
+
+@router.get("/summaries/{job_id}", responses=_404)
+async def summary_job(job_id: str, jobs: Jobs) -> dict[str, object]:
+    """Where a summary job stands: queued, running, done or dead, and its attempts."""
+    info = await jobs.get(job_id)
+    return {"state": info.state, "attempts": info.attempts, "error": info.error}

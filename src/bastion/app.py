@@ -32,6 +32,8 @@ from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.idempotency.install import check_routes, install_idempotency
+from bastion.jobs.install import install_jobs
+from bastion.jobs.registry import JobsRegistry
 from bastion.ops.health import install_health
 from bastion.ops.http_breakers import outbound_client
 from bastion.ops.install import (
@@ -72,6 +74,7 @@ def create_app(
     rate_limit_overrides: OverrideHook | None = None,
     mailer: Mailer | None = None,
     outbox_handlers: Mapping[str, Handler] | None = None,
+    jobs: JobsRegistry | None = None,
 ) -> FastAPI:
     """Build a FastAPI app with Bastion's stack.
 
@@ -85,6 +88,8 @@ def create_app(
     framework's emails (verification, reset, lockout notices); the default
     records them and logs them (see ``docs/auth.md``). ``outbox_handlers`` maps
     outbox topics to the handlers a relay delivers them to (``docs/concurrency.md``).
+    ``jobs`` holds the app's
+    background tasks and cron schedules (see ``docs/jobs.md``).
 
     >>> from bastion import BastionSettings
     >>> app = create_app(BastionSettings(env="test", database_url="sqlite:///:memory:"))
@@ -129,6 +134,7 @@ def create_app(
                 shutdown.installed(),
                 running(relay, settings.outbox.relay_in_app),
                 tracing_running(tracing),
+                job_runtime.lifespan(),
             ):
                 if lifespan is None:
                     yield
@@ -169,6 +175,7 @@ def create_app(
     )
     install_idempotency(app, state, settings.idempotency)
     relay = install_outbox(state, settings.outbox, outbox_handlers or {}, metrics)
+    job_runtime = install_jobs(settings.jobs, state, metrics, jobs)
     if docs:
         install_docs(app)
     if settings.auth.enabled:

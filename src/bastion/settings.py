@@ -13,6 +13,7 @@ from bastion.auth.settings import AuthSettings
 from bastion.core.checks import CheckMessage
 from bastion.core.settings import CoreSettings
 from bastion.idempotency.settings import IdempotencySettings
+from bastion.jobs.settings import JobsSettings
 from bastion.ops.settings import (
     MaintenanceSettings,
     MetricsSettings,
@@ -38,6 +39,7 @@ class BastionSettings(CoreSettings):
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [
@@ -47,4 +49,5 @@ class BastionSettings(CoreSettings):
             ),
             *self.security.checks(production=self.is_production),
             *self.idempotency.checks(has_redis=self.redis_url is not None),
+            *self.jobs.checks(has_redis=self.redis_url is not None),
         ]

@@ -15,6 +15,7 @@ import typer
 
 from bastion.core.cli import CliContext, fail, run
 from bastion.idempotency.cli import idempotency_app
+from bastion.jobs.cli import jobs_app, scheduler, worker
 from bastion.lifecycle.cli import db_app
 from bastion.ops.cli import ops_app
 from bastion.outbox.cli import outbox_app
@@ -34,6 +35,9 @@ app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(idempotency_app, name="idempotency")
+app.add_typer(jobs_app, name="jobs")
+app.command()(worker)
+app.command()(scheduler)
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 

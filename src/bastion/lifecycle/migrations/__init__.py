@@ -41,6 +41,7 @@ FRAMEWORK_MODELS = (
     "bastion.auth.models",
     "bastion.idempotency.models",
     "bastion.outbox.models",
+    "bastion.jobs.models",
 )
 
 
