@@ -28,7 +28,7 @@ from bastion.core.middleware import (
 )
 from bastion.core.problems import document_problems, install_problem_handlers
 from bastion.core.redis import open_redis
-from bastion.core.routes import RouteIndex
+from bastion.core.routes import RouteIndex, flat_routes
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.ops.health import install_health
@@ -38,6 +38,8 @@ from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
 from bastion.ops.shedding import LoadShedder
 from bastion.ops.shutdown import GracefulShutdown
+from bastion.orgs.deps import check_routes
+from bastion.orgs.install import build_audit, install_orgs
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
 from bastion.ratelimit.middleware import RateLimitMiddleware
 from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
@@ -142,8 +144,9 @@ def create_app(
     shutdown = GracefulShutdown(install_health(app), drain_seconds=settings.shutdown.drain_seconds)
     metrics = install_metrics(app, state, settings.metrics)
     state.http = outbound_client(settings.http_client, clock=state.clock, metrics=metrics)
+    audit = state.extensions["audit"] = build_audit(settings.audit, state)
     security = state.extensions["security"] = Security(
-        settings.security, settings, state.db, state.http, state.clock
+        settings.security, settings, state.db, state.http, state.clock, audit
     )
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
         state.db, settings.maintenance.poll_seconds
@@ -152,8 +155,11 @@ def create_app(
         install_docs(app)
     if settings.auth.enabled:
         install_auth(app, settings.auth, security, state)
+        if settings.orgs.enabled:
+            install_orgs(app, settings.orgs, state)
     for router in routers:
         app.include_router(router)
+    check_routes(info.route for info in flat_routes(app.router.routes))
     if settings.ratelimit.enabled:
         state.extensions["ratelimit"] = build_limiter(
             settings.ratelimit,

@@ -18,6 +18,7 @@ from bastion.ops.settings import (
     SheddingSettings,
     ShutdownSettings,
 )
+from bastion.orgs.settings import AuditSettings, OrgsSettings
 from bastion.ratelimit.settings import RateLimitSettings
 from bastion.security.settings import SecuritySettings
 
@@ -32,6 +33,8 @@ class BastionSettings(CoreSettings):
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     shedding: SheddingSettings = Field(default_factory=SheddingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    orgs: OrgsSettings = Field(default_factory=OrgsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

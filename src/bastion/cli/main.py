@@ -16,7 +16,9 @@ import typer
 from bastion.core.cli import CliContext, fail, run
 from bastion.lifecycle.cli import db_app
 from bastion.ops.cli import ops_app
+from bastion.orgs.cli import permissions_app
 from bastion.ratelimit.cli import ratelimit_app
+from bastion.security.audit.cli import audit_app
 from bastion.security.cli import keys_app
 from bastion.settings import BastionSettings
 
@@ -30,6 +32,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(ops_app, name="ops")
 app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(permissions_app, name="permissions")
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 

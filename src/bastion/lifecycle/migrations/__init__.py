@@ -39,6 +39,8 @@ FRAMEWORK_MODELS = (
     "bastion.ops.models",
     "bastion.security.models",
     "bastion.auth.models",
+    "bastion.security.audit.models",
+    "bastion.orgs.models",
 )
 
 
