@@ -31,7 +31,7 @@ from bastion.core.redis import open_redis
 from bastion.core.routes import RouteIndex
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
-from bastion.idempotency.install import check_routes, install_idempotency
+from bastion.idempotency.install import check_idempotent_routes, install_idempotency
 from bastion.jobs.install import install_jobs
 from bastion.jobs.registry import JobsRegistry
 from bastion.ops.health import install_health
@@ -47,6 +47,8 @@ from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
 from bastion.ops.shedding import load_shedder
 from bastion.ops.shutdown import GracefulShutdown
+from bastion.orgs.deps import check_route_permissions
+from bastion.orgs.install import build_audit, install_orgs
 from bastion.outbox.install import install_outbox, running
 from bastion.outbox.relay import Handler
 from bastion.ratelimit.install import build_limiter, document_limits, middleware_options
@@ -167,8 +169,9 @@ def create_app(
     shutdown = GracefulShutdown(install_health(app), drain_seconds=settings.shutdown.drain_seconds)
     metrics = install_metrics(app, state, settings.metrics)
     state.http = outbound_client(settings.http_client, clock=state.clock, metrics=metrics)
+    audit = state.extensions["audit"] = build_audit(settings.audit, state)
     security = state.extensions["security"] = Security(
-        settings.security, settings, state.db, state.http, state.clock
+        settings.security, settings, state.db, state.http, state.clock, audit
     )
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
         state.db, settings.maintenance.poll_seconds
@@ -180,9 +183,12 @@ def create_app(
         install_docs(app)
     if settings.auth.enabled:
         install_auth(app, settings.auth, security, state)
+        if settings.orgs.enabled:
+            install_orgs(app, settings.orgs, state)
     for router in routers:
         app.include_router(router)
-    check_routes(state.routes)
+    check_idempotent_routes(state.routes)
+    check_route_permissions(info.route for info in state.routes.entries)
     if settings.ratelimit.enabled:
         state.extensions["ratelimit"] = build_limiter(
             settings.ratelimit,

@@ -21,6 +21,7 @@ from bastion.ops.settings import (
     ShutdownSettings,
     TracingSettings,
 )
+from bastion.orgs.settings import AuditSettings, OrgsSettings
 from bastion.outbox.settings import OutboxSettings
 from bastion.ratelimit.settings import RateLimitSettings
 from bastion.security.settings import SecuritySettings
@@ -40,6 +41,8 @@ class BastionSettings(CoreSettings):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    orgs: OrgsSettings = Field(default_factory=OrgsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

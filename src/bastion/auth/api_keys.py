@@ -61,6 +61,9 @@ class ApiKeys:
         session.add(row)
         await session.flush()
         log.info("auth.api_key_created", user_id=str(user_id), api_key_id=str(row.id))
+        await self.ctx.audit_event(
+            session, "auth.api_key_created", actor=f"user:{user_id}", api_key_id=str(row.id)
+        )
         return row, key
 
     def looks_like_key(self, value: str) -> bool:
@@ -81,6 +84,10 @@ class ApiKeys:
             .values(revoked_at=self.ctx.clock.now())
             .returning(ApiKey.id)
         )
+        if revoked is not None:
+            await self.ctx.audit_event(
+                session, "auth.api_key_revoked", actor=f"user:{user_id}", api_key_id=str(key_id)
+            )
         return revoked is not None
 
     async def authenticate(self, session: AsyncSession, key: str) -> Principal:

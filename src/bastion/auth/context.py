@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bastion.auth.lockout import LockoutGuard
 from bastion.auth.settings import AuthSettings
 from bastion.core.clock import Clock
@@ -18,6 +20,7 @@ from bastion.security import (
     SecretBox,
     SigningKeyStore,
 )
+from bastion.security.audit import AuditLog, AuditRecord
 from bastion.security.jwt import Algorithm
 
 
@@ -37,6 +40,7 @@ class AuthContext:
     box: SecretBox
     mailer: Mailer
     lockout: LockoutGuard
+    audit: AuditLog
 
     async def signing_ring(self) -> KeyRing:
         """The key ring, with a first signing key made if there is none yet (so a new
@@ -47,6 +51,17 @@ class AuthContext:
             self.keys.invalidate()
             ring = await self.keys.ring()
         return ring
+
+    async def audit_event(
+        self, session: AsyncSession | None, action: str, *, actor: str, ip: str = "", **data: str
+    ) -> None:
+        """Record a security event on the system chain: in ``session``'s transaction,
+        or in its own when ``session`` is None (it must stick although the request fails)."""
+        record = AuditRecord(action, actor=actor, target=actor, ip=ip, data=data)
+        if session is None:
+            await self.audit.record(record)
+        else:
+            await self.audit.append(session, record)
 
     async def email(self, to: str, kind: str, subject: str, body: str, **data: str) -> None:
         await self.mailer.send(EmailMessage(to, subject, body, kind=kind, data=data))

@@ -10,6 +10,7 @@ from bastion.auth.router import router, well_known
 from bastion.auth.service import Auth
 from bastion.auth.settings import AuthSettings
 from bastion.core.state import BastionState
+from bastion.security.audit import audit_log
 from bastion.security.install import Security
 
 
@@ -27,6 +28,7 @@ def build_auth(settings: AuthSettings, security: Security, state: BastionState) 
         key_algorithm=security.settings.jwt_algorithm,
         box=security.box,
         mailer=state.mailer,
+        audit=audit_log(state),
         lockout=LockoutGuard(
             state.db,
             state.clock,

@@ -63,6 +63,7 @@ class Mfa:
         await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
         session.add_all(RecoveryCode(user_id=user.id, code_hash=_code_hash(c)) for c in codes)
         log.info("auth.mfa_enabled", user_id=str(user.id))
+        await self.ctx.audit_event(session, "auth.mfa_enabled", actor=f"user:{user.id}")
         return codes
 
     async def disable(
@@ -80,6 +81,7 @@ class Mfa:
         await session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
         await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
         log.info("auth.mfa_disabled", user_id=str(user.id))
+        await self.ctx.audit_event(session, "auth.mfa_disabled", actor=f"user:{user.id}")
 
     async def enabled(self, session: AsyncSession, user_id: uuid.UUID) -> bool:
         enabled_at = await session.scalar(

@@ -86,9 +86,15 @@ class Sessions:
                 auth_session = self._open(session, outcome, client, methods)
                 pair = await self.issue(session, ring, auth_session, outcome)
                 log.info("auth.login", user_id=str(outcome.id), session_id=str(pair.session_id))
+                await self.ctx.audit_event(
+                    session, "auth.login", actor=f"user:{outcome.id}", ip=client.ip
+                )
                 return pair
         if isinstance(outcome, InvalidCredentials | MfaInvalid):
             await self._count_failure(email, client.ip)
+            await self.ctx.audit_event(
+                None, "auth.login_failed", actor=f"email:{email}", ip=client.ip, code=outcome.code
+            )
         raise outcome
 
     async def _authenticate(
@@ -118,6 +124,9 @@ class Sessions:
             account_key(email), settings.lockout_max_failures
         )
         if until is not None:
+            await self.ctx.audit_event(
+                None, "auth.locked_out", actor=f"email:{email}", ip=ip, until=until.isoformat()
+            )
             await self._notify_lockout(email, until)
 
     async def _notify_lockout(self, email: str, until: datetime) -> None:
@@ -206,6 +215,9 @@ class Sessions:
             if spent_in is None:
                 return RefreshTokenInvalid("Unknown refresh token; sign in again.")
             await revoke_session(session, spent_in, now, reason="refresh_token_reused")
+            await self.ctx.audit_event(
+                session, "auth.session_revoked", actor=f"session:{spent_in}", reason="reuse"
+            )
             log.warning("auth.refresh_token_reused", session_id=str(spent_in))
             return RefreshTokenReused("This refresh token was already used; sign in again.")
         auth_session = await session.get(AuthSession, session_id)
@@ -241,14 +253,27 @@ class Sessions:
     ) -> bool:
         """Revoke one of the user's sessions; ``False`` if it is not theirs or not live."""
         now = self.ctx.clock.now()
-        return await revoke_session(session, session_id, now, reason=reason, user_id=user_id)
+        revoked = await revoke_session(session, session_id, now, reason=reason, user_id=user_id)
+        if revoked:
+            await self.ctx.audit_event(
+                session,
+                "auth.session_revoked",
+                actor=f"user:{user_id}",
+                session_id=str(session_id),
+                reason=reason,
+            )
+        return revoked
 
     async def revoke_all(
         self, session: AsyncSession, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None
     ) -> int:
         """Revoke every live session of the user but ``keep``; how many."""
         now = self.ctx.clock.now()
-        return await revoke_sessions(session, user_id, now, reason=reason, keep=keep)
+        count = await revoke_sessions(session, user_id, now, reason=reason, keep=keep)
+        await self.ctx.audit_event(
+            session, "auth.sessions_revoked", actor=f"user:{user_id}", count=str(count)
+        )
+        return count
 
 
 async def revoke_session(

@@ -18,8 +18,10 @@ from bastion.idempotency.cli import idempotency_app
 from bastion.jobs.cli import jobs_app, scheduler, worker
 from bastion.lifecycle.cli import db_app
 from bastion.ops.cli import ops_app
+from bastion.orgs.cli import permissions_app
 from bastion.outbox.cli import outbox_app
 from bastion.ratelimit.cli import ratelimit_app
+from bastion.security.audit.cli import audit_app
 from bastion.security.cli import keys_app
 from bastion.settings import BastionSettings
 
@@ -38,6 +40,8 @@ app.add_typer(idempotency_app, name="idempotency")
 app.add_typer(jobs_app, name="jobs")
 app.command()(worker)
 app.command()(scheduler)
+app.add_typer(audit_app, name="audit")
+app.add_typer(permissions_app, name="permissions")
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 

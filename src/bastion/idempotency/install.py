@@ -39,7 +39,7 @@ def install_idempotency(app: FastAPI, state: BastionState, settings: Idempotency
     app.add_exception_handler(StaleDataError, partial(on_stale_data, type_base=type_base))
 
 
-def check_routes(routes: RouteIndex) -> None:
+def check_idempotent_routes(routes: RouteIndex) -> None:
     """Fail at start-up when a route declares ``Idempotent`` without the route class
     that stores its responses (its keys would stay claimed until the lease ends)."""
     wrong = [

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from bastion.core.cli import CliContext, fail, run_async
 from bastion.core.db import Database
+from bastion.security.audit import AuditLog
 from bastion.security.crypto import SecretBox
 from bastion.security.jwt import ALGORITHMS, Algorithm
 from bastion.security.keys import SigningKeyStore
@@ -35,7 +36,7 @@ def _with_store(ctx: typer.Context, action: Callable[[SigningKeyStore], Awaitabl
         db = Database.from_settings(settings)
         box = SecretBox(_security(cli).secret_keys(settings.secret_key))
         try:
-            return await action(SigningKeyStore(db, box))
+            return await action(SigningKeyStore(db, box, audit=AuditLog(db)))
         finally:
             await db.dispose()
 
@@ -50,7 +51,8 @@ def rotate(
         typer.Option(help="EdDSA or HS256; default BASTION_SECURITY__JWT_ALGORITHM."),
     ] = None,
 ) -> None:
-    """Add a signing key; it signs once every process has loaded it."""
+    """Add a signing key (it signs once every process has loaded it) and re-seal
+    keys sealed with a previous BASTION_SECRET_KEY with the current one."""
     chosen = alg or _security(ctx.obj).jwt_algorithm
     if chosen not in ALGORITHMS:
         fail(f"--alg must be one of {', '.join(ALGORITHMS)}, not {chosen!r}")

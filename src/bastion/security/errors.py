@@ -16,7 +16,9 @@
     │   └── SignatureExpired        400 security.signature_expired
     ├── DecryptionFailed            500 security.decryption_failed
     ├── NoSigningKey                503 security.no_signing_key
-    └── SigningKeyNotFound          404 security.signing_key_not_found
+    ├── SigningKeyNotFound          404 security.signing_key_not_found
+    ├── Forbidden                   403 authz.forbidden (names the permission or role)
+    └── ResourceNotFound            404 authz.not_found (also what a concealed denial says)
 """
 
 from __future__ import annotations
@@ -118,3 +120,15 @@ class SigningKeyNotFound(SecurityError):
     code = "security.signing_key_not_found"
     status = 404
     title = "Signing key not found"
+
+
+class Forbidden(SecurityError):
+    code = "authz.forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class ResourceNotFound(SecurityError):
+    code = "authz.not_found"
+    status = 404
+    title = "Not found"

@@ -17,6 +17,7 @@ from bastion.core.db import Database
 from bastion.core.http import HttpClient
 from bastion.core.settings import CoreSettings
 from bastion.core.state import bastion_state
+from bastion.security.audit import AuditLog
 from bastion.security.breach import HibpBreachChecker
 from bastion.security.crypto import SecretBox
 from bastion.security.keys import KeyRingCache, SigningKeyStore
@@ -37,6 +38,7 @@ class Security:
     db: Database
     http: HttpClient
     clock: Clock
+    audit: AuditLog | None = None
 
     @cached_property
     def hasher(self) -> PasswordHasher:
@@ -71,6 +73,7 @@ class Security:
             self.clock,
             publish_delay=self.settings.key_ring_reload_seconds,
             leeway=self.settings.jwt_leeway_seconds,
+            audit=self.audit,
         )
 
     @cached_property

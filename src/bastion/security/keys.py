@@ -2,7 +2,8 @@
 
 Rolling keys, as an operator::
 
-    bastion keys rotate          # a new key; it signs once every process has it
+    bastion keys rotate          # a new key; it signs once every process has it;
+                                 # keys sealed with a previous secret key are re-sealed
     # ... wait at least the access token lifetime ...
     bastion keys retire OLD_KID  # tokens it signed stop verifying at once
 
@@ -21,10 +22,12 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import exists, insert, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
 from bastion.core.ids import uuid7
+from bastion.security.audit import AuditLog, AuditRecord
 from bastion.security.crypto import SecretBox
 from bastion.security.errors import SigningKeyNotFound
 from bastion.security.jwt import Algorithm, KeyRing, RingKey
@@ -61,8 +64,10 @@ class SigningKeyStore:
         *,
         publish_delay: float = 0.0,
         leeway: float = 30.0,
+        audit: AuditLog | None = None,
     ) -> None:
         self._db = db
+        self._audit = audit
         self._box = box
         self._clock = clock or SystemClock()
         self._publish_delay = publish_delay
@@ -70,12 +75,28 @@ class SigningKeyStore:
 
     async def rotate(self, alg: Algorithm = "EdDSA") -> str:
         """Add a new key and return its kid; the first key signs at once, a later one
-        once it is published (see :class:`~bastion.security.jwt.KeyRing`)."""
+        once it is published (see :class:`~bastion.security.jwt.KeyRing`). Keys
+        sealed with a previous secret key are re-sealed with the current one."""
         key = self._new_key(alg)
         async with self._db.session() as session:
+            resealed = await self._reseal(session)
             session.add(self._row(key))
-        log.info("security.signing_key_created", kid=key.kid, alg=alg)
+            await self._record(session, "security.signing_key_rotated", key.kid, resealed)
+        log.info("security.signing_key_created", kid=key.kid, alg=alg, resealed=resealed)
         return key.kid
+
+    async def _reseal(self, session: AsyncSession) -> int:
+        rows = (await session.scalars(select(SigningKey))).all()
+        stale = [row for row in rows if self._box.needs_reseal(row.private_material)]
+        for row in stale:
+            private = self._box.decrypt(row.private_material, context=_context(row.kid))
+            row.private_material = self._box.encrypt(private, context=_context(row.kid))
+        return len(stale)
+
+    async def _record(self, session: AsyncSession, action: str, kid: str, resealed: int) -> None:
+        if self._audit is not None:
+            record = AuditRecord(action, target=f"kid:{kid}", data={"resealed": resealed})
+            await self._audit.append(session, record)
 
     async def ensure_key(self, alg: Algorithm = "EdDSA") -> str | None:
         """Add a key only if no active key exists (one statement); the new kid, or None.
@@ -110,6 +131,7 @@ class SigningKeyStore:
                 if await session.get(SigningKey, kid) is None:
                     raise SigningKeyNotFound(f"No signing key has the id {kid!r}.")
                 return
+            await self._record(session, "security.signing_key_retired", kid, 0)
         log.info("security.signing_key_retired", kid=kid)
 
     async def list_keys(self) -> list[KeyInfo]:

@@ -42,6 +42,8 @@ FRAMEWORK_MODELS = (
     "bastion.idempotency.models",
     "bastion.outbox.models",
     "bastion.jobs.models",
+    "bastion.security.audit.models",
+    "bastion.orgs.models",
 )
 
 
