@@ -1,4 +1,4 @@
-"""Taskboard tables: projects and their tasks."""
+"""Taskboard tables: projects and their tasks, each belonging to one organization."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bastion import Base, Timestamps, UUIDPrimaryKey
 from bastion.core.db import Versioned
+from bastion.tenancy import TenantScoped
 
 
-class Project(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Project(UUIDPrimaryKey, TenantScoped, Timestamps, Versioned, Base):
     __tablename__ = "taskboard_projects"
 
     name: Mapped[str] = mapped_column(String(200))
@@ -21,7 +22,7 @@ class Project(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class Task(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Task(UUIDPrimaryKey, TenantScoped, Timestamps, Versioned, Base):
     __tablename__ = "taskboard_tasks"
 
     project_id: Mapped[uuid.UUID] = mapped_column(

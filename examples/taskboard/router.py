@@ -1,8 +1,11 @@
-"""Projects and tasks CRUD with cursor pagination.
+"""Projects and tasks CRUD with cursor pagination, per organization.
 
-Creation honours ``Idempotency-Key``; every project and task carries an ``ETag``
-and accepts ``If-Match`` on writes; a new task emits ``task.created`` through
-the outbox, in the same transaction as the task.
+The organization comes from ``X-Tenant-ID`` (or the token's active org); every
+route checks a permission of the caller's role there (``permissions.py``), and
+the ORM sees only that organization's rows. Creation honours
+``Idempotency-Key``; every project and task carries an ``ETag`` and accepts
+``If-Match`` on writes; a new task emits ``task.created`` through the outbox, in
+the same transaction as the task; an organization's plan may cap its projects.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion import DbSession, Page, PageParams, paginate
 from bastion.core.errors import BastionError
 from bastion.idempotency import Idempotent, IdempotentRoute, IfMatchHeader, set_etag
-from bastion.jobs import Jobs
+from bastion.jobs import JobNotFound, Jobs
+from bastion.orgs import CurrentOrg, require_permissions
 from bastion.outbox import add as emit
+from bastion.tenancy import require_quota
 from examples.taskboard.jobs import SummaryRequest, project_summary
 from examples.taskboard.models import Project, Task
+from examples.taskboard.permissions import PROJECT_READ, PROJECT_WRITE, TASK_WRITE
 from examples.taskboard.schemas import (
     ProjectIn,
     ProjectOut,
@@ -42,8 +49,21 @@ class TaskNotFound(BastionError):
     title = "Task not found"
 
 
+async def count_projects(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Project)) or 0)
+
+
 router = APIRouter(prefix="/projects", tags=["projects"], route_class=IdempotentRoute)
-idempotent = [Depends(Idempotent())]
+# The permission check resolves the organization, so it comes first.
+read = [Depends(require_permissions(PROJECT_READ))]
+write_project = [Depends(require_permissions(PROJECT_WRITE))]
+write_task = [Depends(require_permissions(TASK_WRITE))]
+create_project_deps = [
+    *write_project,
+    Depends(require_quota("projects", count_projects)),
+    Depends(Idempotent()),
+]
+create_task_deps = [*write_task, Depends(Idempotent())]
 Params = Annotated[PageParams, Query()]
 _404 = {404: {"description": "Not found (problem+json)"}}
 
@@ -62,7 +82,7 @@ async def _task(session: DbSession, project_id: uuid.UUID, task_id: uuid.UUID) -
     return task
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=idempotent)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=create_project_deps)
 async def create_project(body: ProjectIn, session: DbSession, response: Response) -> ProjectOut:
     project = Project(name=body.name, description=body.description)
     session.add(project)
@@ -72,7 +92,7 @@ async def create_project(body: ProjectIn, session: DbSession, response: Response
     return ProjectOut.model_validate(project)
 
 
-@router.get("")
+@router.get("", dependencies=read)
 async def list_projects(session: DbSession, params: Params) -> Page[ProjectOut]:
     rows, cursor = await paginate(
         session, select(Project), Project.id, cursor=params.cursor, limit=params.limit
@@ -80,14 +100,14 @@ async def list_projects(session: DbSession, params: Params) -> Page[ProjectOut]:
     return Page(items=[ProjectOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-@router.get("/{project_id}", responses=_404)
+@router.get("/{project_id}", responses=_404, dependencies=read)
 async def get_project(project_id: uuid.UUID, session: DbSession, response: Response) -> ProjectOut:
     project = await _project(session, project_id)
     set_etag(response, project)
     return ProjectOut.model_validate(project)
 
 
-@router.patch("/{project_id}", responses=_404)
+@router.patch("/{project_id}", responses=_404, dependencies=write_project)
 async def update_project(
     project_id: uuid.UUID,
     body: ProjectPatch,
@@ -104,7 +124,12 @@ async def update_project(
     return ProjectOut.model_validate(project)
 
 
-@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_404)
+@router.delete(
+    "/{project_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_404,
+    dependencies=write_project,
+)
 async def delete_project(
     project_id: uuid.UUID, session: DbSession, precondition: IfMatchHeader
 ) -> Response:
@@ -118,7 +143,7 @@ async def delete_project(
     "/{project_id}/tasks",
     status_code=status.HTTP_201_CREATED,
     responses=_404,
-    dependencies=idempotent,
+    dependencies=create_task_deps,
 )
 async def create_task(
     project_id: uuid.UUID, body: TaskIn, session: DbSession, response: Response
@@ -133,7 +158,7 @@ async def create_task(
     return TaskOut.model_validate(task)
 
 
-@router.get("/{project_id}/tasks", responses=_404)
+@router.get("/{project_id}/tasks", responses=_404, dependencies=read)
 async def list_tasks(
     project_id: uuid.UUID,
     session: DbSession,
@@ -148,7 +173,7 @@ async def list_tasks(
     return Page(items=[TaskOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-@router.get("/{project_id}/tasks/{task_id}", responses=_404)
+@router.get("/{project_id}/tasks/{task_id}", responses=_404, dependencies=read)
 async def get_task(
     project_id: uuid.UUID, task_id: uuid.UUID, session: DbSession, response: Response
 ) -> TaskOut:
@@ -157,7 +182,7 @@ async def get_task(
     return TaskOut.model_validate(task)
 
 
-@router.patch("/{project_id}/tasks/{task_id}", responses=_404)
+@router.patch("/{project_id}/tasks/{task_id}", responses=_404, dependencies=write_task)
 async def update_task(
     project_id: uuid.UUID,
     task_id: uuid.UUID,
@@ -176,7 +201,10 @@ async def update_task(
 
 
 @router.delete(
-    "/{project_id}/tasks/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_404
+    "/{project_id}/tasks/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_404,
+    dependencies=write_task,
 )
 async def delete_task(
     project_id: uuid.UUID, task_id: uuid.UUID, session: DbSession, precondition: IfMatchHeader
@@ -187,21 +215,33 @@ async def delete_task(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{project_id}/summary", status_code=status.HTTP_202_ACCEPTED, responses=_404)
-async def request_summary(project_id: uuid.UUID, session: DbSession, jobs: Jobs) -> dict[str, str]:
+@router.post(
+    "/{project_id}/summary",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_404,
+    dependencies=read,
+)
+async def request_summary(
+    project_id: uuid.UUID, session: DbSession, jobs: Jobs, org: CurrentOrg
+) -> dict[str, str]:
     """Summarise the project in the background; the job is queued with this transaction."""
     await _project(session, project_id)
     job_id = await jobs.enqueue(
         project_summary,
-        SummaryRequest(project_id=project_id),
+        SummaryRequest(tenant_id=org.org_id, project_id=project_id),
         dedupe_key=f"summary:{project_id}",
         session=session,
     )
     return {"job_id": job_id}
 
 
-@router.get("/summaries/{job_id}", responses=_404)
-async def summary_job(job_id: str, jobs: Jobs) -> dict[str, object]:
-    """Where a summary job stands: queued, running, done or dead, and its attempts."""
+@router.get("/summaries/{job_id}", responses=_404, dependencies=read)
+async def summary_job(job_id: str, jobs: Jobs, org: CurrentOrg) -> dict[str, object]:
+    """Where a summary job stands: queued, running, done or dead, and its attempts.
+    Another organization's job is not found."""
     info = await jobs.get(job_id)
+    if info.task != project_summary.name or (
+        SummaryRequest.model_validate_json(info.payload).tenant_id != org.org_id
+    ):
+        raise JobNotFound(f"No job {job_id}.")
     return {"state": info.state, "attempts": info.attempts, "error": info.error}

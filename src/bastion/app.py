@@ -56,6 +56,7 @@ from bastion.ratelimit.middleware import RateLimitMiddleware
 from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
 from bastion.security.install import Security
 from bastion.settings import BastionSettings
+from bastion.tenancy.install import install_tenancy
 
 log = structlog.get_logger("bastion")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -184,6 +185,8 @@ def create_app(
     if settings.auth.enabled:
         install_auth(app, settings.auth, security, state)
         if settings.orgs.enabled:
+            tenancy = install_tenancy(settings.tenancy, state)
+            rate_limit_overrides = rate_limit_overrides or tenancy.quotas.rate_limit_overrides
             install_orgs(app, settings.orgs, state)
     for router in routers:
         app.include_router(router)

@@ -25,6 +25,7 @@ from bastion.orgs.settings import AuditSettings, OrgsSettings
 from bastion.outbox.settings import OutboxSettings
 from bastion.ratelimit.settings import RateLimitSettings
 from bastion.security.settings import SecuritySettings
+from bastion.tenancy.settings import TenancySettings
 
 
 class BastionSettings(CoreSettings):
@@ -43,6 +44,7 @@ class BastionSettings(CoreSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     orgs: OrgsSettings = Field(default_factory=OrgsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    tenancy: TenancySettings = Field(default_factory=TenancySettings)
 
     def checks(self) -> list[CheckMessage]:
         return [

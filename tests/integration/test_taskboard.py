@@ -8,14 +8,16 @@ import pytest
 
 from bastion.outbox import outbox_relay
 from examples.taskboard.app import build
-from tests.conftest import make_settings
+from tests.conftest import FAST_HASHING, make_settings, sign_in_to_new_org
 
 pytestmark = [pytest.mark.example, pytest.mark.db]
 
 
 @pytest.fixture
 async def client(client_for, database_url):
-    return await client_for(build(make_settings(database_url)))
+    client = await client_for(build(make_settings(database_url, **FAST_HASHING)))
+    await sign_in_to_new_org(client)
+    return client
 
 
 async def test_project_crud(client):

@@ -33,6 +33,7 @@ class Authenticator:
         except (KeyError, TypeError, ValueError) as exc:
             raise NotAuthenticated("The token is not an access token.", headers=BEARER) from exc
         email = str(claims.get("email", ""))
+        org = claims.get("org")
         if settings.check_session_per_request:
             email = await self._live_session_email(session, user_id, session_id)
         return Principal(
@@ -40,6 +41,7 @@ class Authenticator:
             email=email,
             session_id=session_id,
             auth_methods=tuple(claims.get("amr", ())),
+            org_id=uuid.UUID(org) if isinstance(org, str) else None,
         )
 
     async def _live_session_email(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bastion.core.db import Base, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
@@ -50,6 +50,8 @@ class AuthSession(UUIDPrimaryKey, Base):
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     auth_methods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The organization its tokens act in (``org`` claim), chosen by switch-org.
+    active_org_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -25,6 +25,7 @@ class Principal:
     api_key_id: uuid.UUID | None = None
     scopes: frozenset[str] | None = None
     auth_methods: tuple[str, ...] = ()
+    org_id: uuid.UUID | None = None  # the token's active organization, if one was chosen
 
     @property
     def kind(self) -> str:

@@ -32,7 +32,7 @@ from bastion.auth.schemas import (
     UserOut,
 )
 from bastion.auth.service import Auth, auth_of
-from bastion.auth.sessions import Client, TokenPair
+from bastion.auth.sessions import Client
 from bastion.core.db import DbSession
 from bastion.core.problems import problem_responses
 from bastion.core.state import bastion_state
@@ -70,16 +70,6 @@ def _user_out(user: User) -> UserOut:
         display_name=user.display_name,
         email_verified=user.email_verified_at is not None,
         created_at=user.created_at,
-    )
-
-
-def _pair_out(pair: TokenPair) -> TokenPairOut:
-    return TokenPairOut(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-        session_id=pair.session_id,
     )
 
 
@@ -152,7 +142,7 @@ async def login(body: LoginIn, request: Request, auth: AuthDep) -> TokenPairOut:
         device_name=body.device_name,
     )
     pair = await auth.sessions.login(body.email, body.password, client, mfa_code=body.mfa_code)
-    return _pair_out(pair)
+    return TokenPairOut.of(pair)
 
 
 @router.post(
@@ -161,7 +151,7 @@ async def login(body: LoginIn, request: Request, auth: AuthDep) -> TokenPairOut:
     responses=problem_responses(errors.RefreshTokenInvalid, errors.RefreshTokenReused),
 )
 async def refresh(body: RefreshIn, auth: AuthDep) -> TokenPairOut:
-    return _pair_out(await auth.sessions.refresh(body.refresh_token))
+    return TokenPairOut.of(await auth.sessions.refresh(body.refresh_token))
 
 
 @router.post(

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bastion.auth.context import normalize_email
+from bastion.auth.sessions import TokenPair
 
 Email = Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -48,6 +49,16 @@ class TokenPairOut(BaseModel):
     token_type: str
     expires_in: int
     session_id: uuid.UUID
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokenPairOut:
+        return cls(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+            session_id=pair.session_id,
+        )
 
 
 class RefreshIn(BaseModel):

@@ -179,6 +179,8 @@ class Sessions:
             "jti": uuid7().hex,
             "amr": list(auth_session.auth_methods),
         }
+        if auth_session.active_org_id is not None:
+            claims["org"] = str(auth_session.active_org_id)
         access = ring.sign(claims)
         refresh = new_token()
         session.add(
@@ -232,6 +234,24 @@ class Sessions:
             return RefreshTokenInvalid("This session has ended; sign in again.")
         auth_session.last_used_at = now
         auth_session.expires_at = now + timedelta(seconds=self.ctx.settings.refresh_ttl_seconds)
+        return await self.issue(session, ring, auth_session, user)
+
+    async def switch_org(
+        self, session: AsyncSession, session_id: uuid.UUID, org_id: uuid.UUID
+    ) -> TokenPair:
+        """New tokens for the session acting in ``org_id`` (membership is the caller's
+        check); the session's unspent refresh tokens are spent."""
+        ring = await self.ctx.signing_ring()
+        auth_session = await session.get(AuthSession, session_id)
+        user = await session.get(User, auth_session.user_id) if auth_session else None
+        if auth_session is None or user is None or auth_session.revoked_at is not None:
+            raise RefreshTokenInvalid("This session has ended; sign in again.")
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.session_id == session_id, RefreshToken.spent_at.is_(None))
+            .values(spent_at=self.ctx.clock.now())
+        )
+        auth_session.active_org_id = org_id
         return await self.issue(session, ring, auth_session, user)
 
     async def list(self, session: AsyncSession, user_id: uuid.UUID) -> list[AuthSession]:

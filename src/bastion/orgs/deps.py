@@ -27,9 +27,10 @@ from bastion.orgs.models import Membership
 from bastion.security.abac import Access, Predicate
 from bastion.security.errors import Forbidden, ResourceNotFound
 from bastion.security.permissions import grants, registered_roles, role_grants, undeclared
+from bastion.tenancy.install import tenancy_of
+from bastion.tenancy.rls import apply_tenant
 
 T = TypeVar("T")
-TENANT_HEADER = "X-Tenant-ID"
 
 
 @dataclass(frozen=True)
@@ -50,20 +51,17 @@ class OrgAccess:
 async def current_org(
     request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> OrgAccess:
-    """The organization named by the path's ``org_id`` or the tenant header, with
-    the caller's role there; 404 ``org.not_found`` unless the caller is a member.
-
-    Sets ``tenant_id_var`` for logs and tenant-scoped code. (Multi-tenancy
-    will resolve the tenant in more ways; this dependency is the one place.)
-    """
-    header = getattr(request.app.state.bastion.extensions.get("orgs"), "tenant_header", None)
-    raw = request.path_params.get("org_id") or request.headers.get(header or TENANT_HEADER)
-    if not raw:
-        raise OrgRequired(f"Name the organization in the {header or TENANT_HEADER} header.")
+    """The organization the request names (path ``org_id``, ``X-Tenant-ID``, the
+    token's active org or the subdomain, in ``BASTION_TENANCY__SOURCES`` order),
+    with the caller's role there; 404 ``org.not_found`` unless the caller is a
+    member. Sets the tenant for logs, the ORM filter and row-level security."""
+    tenancy = tenancy_of(request.app)
     try:
-        org_id = uuid.UUID(str(raw))
+        org_id = tenancy.requested(request, principal.org_id)
     except ValueError:
         raise OrgNotFound("No such organization.") from None
+    if org_id is None:
+        raise OrgRequired(f"Name the organization in the {tenancy.settings.header} header.")
     role = await session.scalar(
         select(Membership.role).where(
             Membership.org_id == org_id, Membership.user_id == principal.id
@@ -72,6 +70,7 @@ async def current_org(
     if role is None:
         raise OrgNotFound("No such organization.")
     tenant_id_var.set(org_id)
+    await apply_tenant(session)  # for row-level security on PostgreSQL
     return OrgAccess(org_id, role, principal)
 
 

@@ -38,13 +38,14 @@ def build_audit(settings: AuditSettings, state: BastionState) -> AuditLog:
 
 def install_orgs(app: FastAPI, settings: OrgsSettings, state: BastionState) -> OrgsFeature:
     """Build :class:`OrgsFeature` into ``state.extensions["orgs"]`` and mount its routes."""
-    from bastion.orgs.router import invitations_router, router
+    from bastion.orgs.router import invitations_router, router, switch_router
 
     audit = state.extensions["audit"]
     ctx = OrgsContext(settings, state.settings.app_name, state.clock, audit, state.mailer)
     feature = state.extensions["orgs"] = OrgsFeature(ctx)
     app.include_router(router)
     app.include_router(invitations_router)
+    app.include_router(switch_router)
     return feature
 
 

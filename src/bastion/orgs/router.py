@@ -7,14 +7,18 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy import select
 
-from bastion.auth import CurrentPrincipal
+from bastion.auth import CurrentPrincipal, auth_of
+from bastion.auth.errors import SessionRevoked
+from bastion.auth.schemas import TokenPairOut
 from bastion.core.db import DbSession
 from bastion.core.pagination import Page, PageParams, paginate
 from bastion.core.problems import problem_responses
 from bastion.orgs import errors
 from bastion.orgs.deps import CurrentOrg, require_permissions
 from bastion.orgs.install import OrgsFeature, orgs_of
+from bastion.orgs.models import Membership
 from bastion.orgs.schemas import (
     AcceptIn,
     AuditEventOut,
@@ -24,6 +28,7 @@ from bastion.orgs.schemas import (
     OrgIn,
     OrgOut,
     RoleIn,
+    SwitchOrgIn,
     TeamIn,
     TeamMemberIn,
     TeamMemberOut,
@@ -35,6 +40,7 @@ from bastion.security.errors import Forbidden
 
 router = APIRouter(prefix="/orgs", tags=["orgs"])
 invitations_router = APIRouter(prefix="/invitations", tags=["orgs"])
+switch_router = APIRouter(prefix="/auth", tags=["auth"])
 _ORG = problem_responses(errors.OrgNotFound, Forbidden)
 
 
@@ -261,3 +267,27 @@ async def accept_invitation(
     invitation = await feature.invitations.accept(session, principal, body.token)
     org = await feature.orgs.get(session, invitation.org_id)
     return _org_out(org, invitation.role)
+
+
+@switch_router.post(
+    "/switch-org",
+    responses=problem_responses(errors.OrgNotFound, Forbidden, SessionRevoked),
+)
+async def switch_org(
+    body: SwitchOrgIn, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> TokenPairOut:
+    """New tokens whose ``org`` claim makes ``org_id`` the caller's active
+    organization (one of theirs); the current refresh token is spent."""
+    if principal.session_id is None:
+        raise Forbidden("An API key has no session; name the organization in X-Tenant-ID.")
+    member = await session.scalar(
+        select(Membership.role).where(
+            Membership.org_id == body.org_id, Membership.user_id == principal.id
+        )
+    )
+    if member is None:
+        raise errors.OrgNotFound("No such organization.")
+    pair = await auth_of(request.app).sessions.switch_org(
+        session, principal.session_id, body.org_id
+    )
+    return TokenPairOut.of(pair)

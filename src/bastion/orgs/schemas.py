@@ -76,6 +76,10 @@ class InvitationOut(BaseModel):
     expires_at: datetime
 
 
+class SwitchOrgIn(BaseModel):
+    org_id: uuid.UUID
+
+
 class AcceptIn(BaseModel):
     token: str = Field(min_length=1, max_length=200)
 

@@ -16,18 +16,6 @@ class TenancyError(BastionError):
     """Root of multi-tenancy errors."""
 
 
-class TenantMissing(TenancyError):
-    code = "tenancy.tenant_missing"
-    status = 400
-    title = "Tenant not given"
-
-
-class TenantNotFound(TenancyError):
-    code = "tenancy.tenant_not_found"
-    status = 404
-    title = "Tenant not found"
-
-
 class QuotaExceeded(TenancyError):
     code = "tenancy.quota_exceeded"
     status = 403

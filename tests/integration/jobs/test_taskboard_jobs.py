@@ -7,14 +7,17 @@ import asyncio
 import pytest
 
 from examples.taskboard.app import build
-from tests.conftest import make_settings
+from tests.conftest import FAST_HASHING, make_settings, sign_in_to_new_org
 
 pytestmark = [pytest.mark.jobs, pytest.mark.example]
 
 
 async def test_summary_job_runs_in_the_embedded_worker(client_for, database_url: str) -> None:
-    settings = make_settings(database_url, jobs={"embedded_worker": True, "poll_seconds": 0.05})
+    settings = make_settings(
+        database_url, jobs={"embedded_worker": True, "poll_seconds": 0.05}, **FAST_HASHING
+    )
     client = await client_for(build(settings))
+    await sign_in_to_new_org(client)
     project = (await client.post("/projects", json={"name": "Launch"})).json()
     await client.post(f"/projects/{project['id']}/tasks", json={"title": "Write docs"})
 

@@ -44,6 +44,7 @@ FRAMEWORK_MODELS = (
     "bastion.jobs.models",
     "bastion.security.audit.models",
     "bastion.orgs.models",
+    "bastion.tenancy.models",
 )
 
 

@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("user_agent", sa.String(length=500), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=False),
         sa.Column("auth_methods", sa.JSON(), nullable=False),
+        sa.Column("active_org_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=False),
