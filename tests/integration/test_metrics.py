@@ -14,7 +14,7 @@ from bastion import bastion_state, create_app
 from bastion.core.routes import UNMATCHED
 from bastion.ops.metrics import UNIT_SUFFIXES, Metrics
 from examples.taskboard.app import build
-from tests.conftest import ClientFactory, make_settings
+from tests.conftest import FAST_HASHING, ClientFactory, make_settings, sign_in_to_new_org
 
 pytestmark = [pytest.mark.ops]
 
@@ -53,8 +53,9 @@ async def scrape(client: httpx.AsyncClient) -> dict[str, list[tuple[str, dict[st
 
 
 async def test_route_templates_not_raw_paths(sqlite_url: str, client_for: ClientFactory) -> None:
-    app = build(make_settings(sqlite_url))
+    app = build(make_settings(sqlite_url, **FAST_HASHING))
     client = await client_for(app)
+    await sign_in_to_new_org(client)
     ids = []
     for name in ("one", "two"):
         created = await client.post("/projects", json={"name": name})
@@ -75,8 +76,9 @@ async def test_route_templates_not_raw_paths(sqlite_url: str, client_for: Client
 async def test_unmatched_paths_and_unknown_methods_collapse(
     sqlite_url: str, client_for: ClientFactory
 ) -> None:
-    app = build(make_settings(sqlite_url))
+    app = build(make_settings(sqlite_url, **FAST_HASHING))
     client = await client_for(app)
+    await sign_in_to_new_org(client)
     for path in ("/nope", "/wp-admin/setup.php", "/.env"):
         assert (await client.get(path)).status_code == 404
     assert requests_counted(app, "GET", UNMATCHED, 404) == 3
@@ -90,8 +92,9 @@ async def test_unmatched_paths_and_unknown_methods_collapse(
 
 
 async def test_status_codes_and_duration(sqlite_url: str, client_for: ClientFactory) -> None:
-    app = build(make_settings(sqlite_url))
+    app = build(make_settings(sqlite_url, **FAST_HASHING))
     client = await client_for(app)
+    await sign_in_to_new_org(client)
     assert (await client.post("/projects", json={})).status_code == 422
     assert requests_counted(app, "POST", "/projects", 422) == 1
     families = await scrape(client)
@@ -138,8 +141,9 @@ async def test_active_requests_gauge(sqlite_url: str, client_for: ClientFactory)
 
 
 async def test_database_pool_gauges(sqlite_url: str, client_for: ClientFactory) -> None:
-    app = build(make_settings(sqlite_url))
+    app = build(make_settings(sqlite_url, **FAST_HASHING))
     client = await client_for(app)
+    await sign_in_to_new_org(client)
     assert (await client.get("/projects")).status_code == 200
     families = await scrape(client)
     counts = {
@@ -162,9 +166,11 @@ async def test_redis_pool_gauges(
         redis_url=redis_url,
         redis_max_connections=7,
         ratelimit={"backend": "redis", "key_prefix": redis_prefix},
+        **FAST_HASHING,
     )
     app = build(settings)
     client = await client_for(app)
+    await sign_in_to_new_org(client)
     try:
         assert (await client.get("/projects")).status_code == 200  # a decision from Redis
         families = await scrape(client)
@@ -233,8 +239,9 @@ def test_bad_network_fails_at_settings() -> None:
 async def test_every_metric_follows_the_naming_rules(
     sqlite_url: str, client_for: ClientFactory
 ) -> None:
-    app = build(make_settings(sqlite_url))
+    app = build(make_settings(sqlite_url, **FAST_HASHING))
     client = await client_for(app)
+    await sign_in_to_new_org(client)
     # Through the global rate limit, so that its counter has a series.
     assert (await client.get("/projects")).status_code == 200
     assert (await client.get("/nope")).status_code == 404

@@ -24,6 +24,7 @@ from bastion.ratelimit.cli import ratelimit_app
 from bastion.security.audit.cli import audit_app
 from bastion.security.cli import keys_app
 from bastion.settings import BastionSettings
+from bastion.tenancy.cli import tenants_app
 
 app = typer.Typer(
     name="bastion",
@@ -42,6 +43,7 @@ app.command()(worker)
 app.command()(scheduler)
 app.add_typer(audit_app, name="audit")
 app.add_typer(permissions_app, name="permissions")
+app.add_typer(tenants_app, name="tenants")
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bastion.core.app_loader import load_app
+from bastion.core.db import Database
 from bastion.core.errors import BastionError
 from bastion.core.settings import CoreSettings
 from bastion.core.state import Seeder, bastion_state
@@ -79,3 +80,16 @@ class CliContext:
     @property
     def seeders(self) -> dict[str, Seeder]:
         return dict(bastion_state(self.app).seeders) if self.app else {}
+
+
+def with_database(cli: CliContext, action: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``action`` on a fresh engine for the app's database, then dispose of it."""
+
+    async def go() -> T:
+        db = Database.from_settings(cli.settings)
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    return run_async(go)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bastion.core.cli import CliContext, fail, run_async
+from bastion.core.cli import CliContext, fail, with_database
 from bastion.core.db import Database
 from bastion.lifecycle import migrations
 from bastion.lifecycle.service import run_seeders
@@ -21,15 +21,7 @@ T = TypeVar("T")
 
 def _with_db(ctx: typer.Context, action: Callable[[Database, CliContext], Awaitable[T]]) -> T:
     cli: CliContext = ctx.obj
-
-    async def go() -> T:
-        db = Database.from_settings(cli.settings)
-        try:
-            return await action(db, cli)
-        finally:
-            await db.dispose()
-
-    return run_async(go)
+    return with_database(cli, lambda db: action(db, cli))
 
 
 @db_app.command()

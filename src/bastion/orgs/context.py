@@ -23,10 +23,6 @@ class OrgsContext:
     async def email(self, to: str, kind: str, subject: str, body: str, **data: str) -> None:
         await self.mailer.send(EmailMessage(to, subject, body, kind=kind, data=data))
 
-    @property
-    def tenant_header(self) -> str:
-        return self.settings.tenant_header
-
 
 def known_role(role: str) -> str:
     """``role`` if it is defined; :class:`RoleUnknown` otherwise."""

@@ -25,10 +25,6 @@ class OrgsFeature:
         self.teams = Teams(ctx)
         self.invitations = Invitations(ctx)
 
-    @property
-    def tenant_header(self) -> str:
-        return self.ctx.settings.tenant_header
-
 
 def build_audit(settings: AuditSettings, state: BastionState) -> AuditLog:
     """The app's audit log: the table, and the log sink when asked for."""

@@ -12,11 +12,6 @@ class OrgsSettings(BaseModel):
     invitation_ttl_seconds: int = Field(
         7 * 86400, gt=0, description="Lifetime of an invitation's link."
     )
-    tenant_header: str = Field(
-        "X-Tenant-ID",
-        description="Header naming the current organization on routes without an org_id in "
-        "the path.",
-    )
     accept_url: str = Field(
         "/invitations/accept?token={token}",
         description="Link put in invitation emails; {token} is replaced by the token.",

@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bastion.core.cli import CliContext, fail, run_async
-from bastion.core.db import Database
+from bastion.core.cli import CliContext, fail, with_database
 from bastion.security.audit import AuditLog
 from bastion.security.crypto import SecretBox
 from bastion.security.jwt import ALGORITHMS, Algorithm
@@ -30,17 +29,8 @@ def _security(cli: CliContext) -> SecuritySettings:
 
 def _with_store(ctx: typer.Context, action: Callable[[SigningKeyStore], Awaitable[T]]) -> T:
     cli: CliContext = ctx.obj
-    settings = cli.settings
-
-    async def go() -> T:
-        db = Database.from_settings(settings)
-        box = SecretBox(_security(cli).secret_keys(settings.secret_key))
-        try:
-            return await action(SigningKeyStore(db, box, audit=AuditLog(db)))
-        finally:
-            await db.dispose()
-
-    return run_async(go)
+    box = SecretBox(_security(cli).secret_keys(cli.settings.secret_key))
+    return with_database(cli, lambda db: action(SigningKeyStore(db, box, audit=AuditLog(db))))
 
 
 @keys_app.command()

@@ -5,7 +5,13 @@ from bastion.tenancy.deps import require_quota
 from bastion.tenancy.errors import QuotaExceeded, TenancyError, TenantRequired
 from bastion.tenancy.install import Tenancy, tenancy_of
 from bastion.tenancy.rls import disable_tenant_rls, enable_tenant_rls
-from bastion.tenancy.scoping import TenantScoped, bypass_tenancy, current_tenant, tenant_context
+from bastion.tenancy.scoping import (
+    TenantScoped,
+    bypass_tenancy,
+    current_tenant,
+    scope_database,
+    tenant_context,
+)
 from bastion.tenancy.settings import TenancySettings
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "disable_tenant_rls",
     "enable_tenant_rls",
     "require_quota",
+    "scope_database",
     "tenancy_of",
     "tenant_context",
 ]

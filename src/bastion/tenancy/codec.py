@@ -30,8 +30,10 @@ def row_line(table: Table, row: Any) -> bytes:
 
 
 def _python_type(column: Column[Any]) -> type | None:
+    # A TypeDecorator (UTCDateTime) takes the values of its implementation's type.
+    kind = getattr(column.type, "impl_instance", column.type)
     try:
-        return column.type.python_type
+        return kind.python_type
     except NotImplementedError:
         return None
 

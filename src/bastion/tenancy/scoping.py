@@ -31,12 +31,11 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.util import find_tables
 
 from bastion.core.context import tenant_id_var
-from bastion.core.db import Database
+from bastion.core.db import Base, Database
 from bastion.tenancy.errors import TenantRequired
 
 log = structlog.get_logger("bastion.tenancy")
 TENANT_TABLE = "bastion_orgs"
-TENANT_COLUMN = "tenant_id"
 _bypass: ContextVar[str | None] = ContextVar("bastion_tenancy_bypass", default=None)
 
 
@@ -87,15 +86,24 @@ def bypassed() -> bool:
     return _bypass.get() is not None
 
 
+_scoped: tuple[int, frozenset[Any]] = (-1, frozenset())
+
+
+def scoped_tables() -> frozenset[Any]:
+    """The tables of every ``TenantScoped`` model mapped so far."""
+    global _scoped
+    mappers = Base.registry.mappers
+    if _scoped[0] != len(mappers):  # models were added since: look again
+        tables = frozenset(m.local_table for m in mappers if issubclass(m.class_, TenantScoped))
+        _scoped = (len(mappers), tables)
+    return _scoped[1]
+
+
 def _is_scoped(statement: Any) -> bool:
     """Whether any table of ``statement`` (joins and subqueries included) is scoped."""
+    scoped = scoped_tables()
     tables = find_tables(statement, include_aliases=True, include_crud=True)
-    return any(TENANT_COLUMN in table.c and _is_tenant_table(table) for table in tables)
-
-
-def _is_tenant_table(table: Any) -> bool:
-    column = table.c[TENANT_COLUMN]
-    return any(fk.column.table.name == TENANT_TABLE for fk in column.foreign_keys)
+    return any(getattr(table, "element", table) in scoped for table in tables)
 
 
 def _filter(state: ORMExecuteState) -> None:

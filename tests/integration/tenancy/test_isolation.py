@@ -9,13 +9,14 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from bastion import bastion_state
 from bastion.core.context import tenant_id_var
 from bastion.tenancy import TenantRequired, bypass_tenancy, tenant_context
 from examples.taskboard.app import build
-from examples.taskboard.models import Project
+from examples.taskboard.models import Project, Task
 from tests.conftest import FAST_HASHING, make_settings, sign_in_to_new_org
 
 pytestmark = [pytest.mark.tenancy, pytest.mark.security]
@@ -96,8 +97,14 @@ async def test_queries_without_a_tenant_are_refused(two_orgs):
     # In-process requests ran in this task and left their tenant in its context.
     tenant_id_var.set(None)
     async with db.session() as session:
-        with pytest.raises(TenantRequired):
-            await session.scalars(select(Project))
+        for query in (
+            select(Project),
+            select(aliased(Project)),
+            select(func.count()).select_from(Project),
+            select(Task.id).join(Project),
+        ):
+            with pytest.raises(TenantRequired):
+                await session.scalars(query)
     with tenant_context(uuid.UUID(b_org)):
         async with db.session() as session:
             names = (await session.scalars(select(Project.name))).all()

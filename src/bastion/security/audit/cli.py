@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bastion.core.cli import CliContext, fail, run_async
+from bastion.core.cli import CliContext, fail, with_database
 from bastion.core.db import Database
 from bastion.security.audit.chain import ChainBreak, chain_of
 from bastion.security.audit.log import AuditLog
@@ -29,20 +29,16 @@ def verify(
     except ValueError:
         fail(f"--org must be an organization id (a UUID), not {org!r}")
 
-    async def go() -> tuple[int, ChainBreak | None]:
-        db = Database.from_settings(cli.settings)
-        try:
-            audit = AuditLog(db)
-            chains = [only] if only else await audit.chains()
-            for chain in chains:
-                broken = await audit.verify(chain)
-                if broken is not None:
-                    return len(chains), broken
-            return len(chains), None
-        finally:
-            await db.dispose()
+    async def go(db: Database) -> tuple[int, ChainBreak | None]:
+        audit = AuditLog(db)
+        chains = [only] if only else await audit.chains()
+        for chain in chains:
+            broken = await audit.verify(chain)
+            if broken is not None:
+                return len(chains), broken
+        return len(chains), None
 
-    checked, broken = run_async(go)
+    checked, broken = with_database(cli, go)
     if broken is not None:
         fail(f"audit chain broken: {broken}")
     typer.echo(f"ok: {checked} chain(s) verified")
