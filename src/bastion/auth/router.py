@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 
 from bastion.auth import errors
+from bastion.auth.browser import BrowserSessionOut, pair_answer
 from bastion.auth.deps import CurrentPrincipal
 from bastion.auth.models import ApiKey, User
 from bastion.auth.principal import Principal
@@ -32,7 +33,7 @@ from bastion.auth.schemas import (
     UserOut,
 )
 from bastion.auth.service import Auth, auth_of
-from bastion.auth.sessions import Client, TokenPair
+from bastion.auth.sessions import Client
 from bastion.core.db import DbSession
 from bastion.core.problems import problem_responses
 from bastion.core.state import bastion_state
@@ -42,7 +43,7 @@ from bastion.security import PasswordRejected
 router = APIRouter(prefix="/auth", tags=["auth"])
 well_known = APIRouter(tags=["auth"])
 
-_PRINCIPAL = (errors.NotAuthenticated, errors.SessionRevoked)
+_PRINCIPAL = (errors.NotAuthenticated, errors.SessionRevoked, errors.CsrfFailed)
 
 
 def _auth(request: Request) -> Auth:
@@ -70,16 +71,6 @@ def _user_out(user: User) -> UserOut:
         display_name=user.display_name,
         email_verified=user.email_verified_at is not None,
         created_at=user.created_at,
-    )
-
-
-def _pair_out(pair: TokenPair) -> TokenPairOut:
-    return TokenPairOut(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-        session_id=pair.session_id,
     )
 
 
@@ -145,31 +136,47 @@ async def me(principal: CurrentPrincipal, session: DbSession) -> UserOut:
         errors.EmailNotVerified,
     ),
 )
-async def login(body: LoginIn, request: Request, auth: AuthDep) -> TokenPairOut:
+async def login(
+    body: LoginIn, request: Request, response: Response, auth: AuthDep
+) -> TokenPairOut | BrowserSessionOut:
     client = Client(
         ip=bastion_state(request.app).client_ip(request.scope),
         user_agent=request.headers.get("user-agent", ""),
         device_name=body.device_name,
     )
     pair = await auth.sessions.login(body.email, body.password, client, mfa_code=body.mfa_code)
-    return _pair_out(pair)
+    return pair_answer(auth.browser, pair, response)
 
 
 @router.post(
     "/refresh",
     dependencies=_limited("refresh"),
-    responses=problem_responses(errors.RefreshTokenInvalid, errors.RefreshTokenReused),
+    responses=problem_responses(
+        errors.RefreshTokenInvalid, errors.RefreshTokenReused, errors.CsrfFailed
+    ),
 )
-async def refresh(body: RefreshIn, auth: AuthDep) -> TokenPairOut:
-    return _pair_out(await auth.sessions.refresh(body.refresh_token))
+async def refresh(
+    request: Request, response: Response, auth: AuthDep, body: RefreshIn | None = None
+) -> TokenPairOut | BrowserSessionOut:
+    """The refresh token in the body, or (cookie mode) in the ``bastion_refresh`` cookie."""
+    token = body.refresh_token if body else None
+    if token is None and auth.browser is not None:
+        token = auth.browser.refresh_token(request)
+    if token is None:
+        raise errors.RefreshTokenInvalid("Send the refresh token.")
+    return pair_answer(auth.browser, await auth.sessions.refresh(token), response)
 
 
 @router.post(
     "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(*_PRINCIPAL)
 )
-async def logout(principal: CurrentPrincipal, session: DbSession, auth: AuthDep) -> None:
+async def logout(
+    principal: CurrentPrincipal, session: DbSession, response: Response, auth: AuthDep
+) -> None:
     if principal.session_id is not None:
         await auth.sessions.revoke(session, principal.id, principal.session_id, "logout")
+    if auth.browser is not None:
+        auth.browser.end(response)
 
 
 @router.get("/sessions", responses=problem_responses(*_PRINCIPAL))

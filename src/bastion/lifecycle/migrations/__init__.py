@@ -39,6 +39,7 @@ FRAMEWORK_MODELS = (
     "bastion.ops.models",
     "bastion.security.models",
     "bastion.auth.models",
+    "bastion.auth.oauth_models",
 )
 
 
