@@ -239,3 +239,18 @@ async def test_provider_down_at_first_redirect_is_502(client_for, sqlite_url, cl
     response = await app.http.get("/auth/oauth/acme/authorize")
     assert response.status_code == 502
     assert response.json()["code"] == "auth.oauth_provider_unavailable"
+
+
+async def test_cookie_mode_callback_sets_the_session_cookies(
+    client_for, sqlite_url, clock, idp, browser
+):
+    app = await oauth_app(client_for, sqlite_url, clock, idp, cookie_mode=True)
+    response = await sign_in(app, browser)
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"token_type", "expires_in", "session_id", "csrf_token"}
+    lines = response.headers.get_list("set-cookie")
+    names = {line.split("=", 1)[0] for line in lines}
+    assert names == {"bastion_access", "bastion_refresh", "bastion_csrf", "bastion_oauth_flow"}
+    assert "bastion_oauth_flow" not in app.http.cookies  # the flow cookie is spent
+    me = await app.http.get("/auth/me")
+    assert me.json()["email"] == "ada@example.com"
