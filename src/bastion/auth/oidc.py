@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -120,7 +119,7 @@ class OidcClient:
         )
 
     async def metadata(self) -> ProviderMetadata:
-        now = time.monotonic()
+        now = self._clock.now().timestamp()
         if self._metadata is None or now - self._metadata[0] > METADATA_TTL_SECONDS:
             doc = await self._json("GET", self.config.discovery_url)
             try:
@@ -136,6 +135,11 @@ class OidcClient:
                 raise OAuthProviderUnavailable(
                     f"The discovery document of {self.name} lacks {exc}."
                 ) from exc
+            if not self.config.discovery_url.startswith(meta.issuer.rstrip("/") + "/"):
+                # OpenID Connect Discovery §4.3: the document must name its own issuer.
+                raise OAuthProviderUnavailable(
+                    f"The discovery document of {self.name} names another issuer."
+                )
             self._metadata = (now, meta)
         return self._metadata[1]
 
@@ -203,7 +207,7 @@ class OidcClient:
         return claims
 
     async def _key_set(self, meta: ProviderMetadata, kid: str | None) -> KeySet:
-        now = time.monotonic()
+        now = self._clock.now().timestamp()
         if self._keys is not None:
             loaded_at, keys = self._keys
             fresh = now - loaded_at <= METADATA_TTL_SECONDS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -254,3 +255,28 @@ async def test_cookie_mode_callback_sets_the_session_cookies(
     assert "bastion_oauth_flow" not in app.http.cookies  # the flow cookie is spent
     me = await app.http.get("/auth/me")
     assert me.json()["email"] == "ada@example.com"
+
+
+async def test_a_rotated_provider_key_is_picked_up(sqlite_app, browser, idp):
+    assert (await sign_in(sqlite_app, browser)).status_code == 200  # JWKS cached
+    provider = idp.provider
+    provider.key = provider.published = OidcProvider().key
+    provider.kid = "test-key-2"
+    sqlite_app.clock.advance(seconds=61)  # an unknown kid reloads the JWKS, at most once a minute
+    response = await sign_in(sqlite_app, browser)
+    assert response.status_code == 200, response.text
+
+
+async def test_concurrent_first_sign_ins_make_one_user(app, browser):
+    other = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app.app), base_url="https://testserver"
+    )
+    async with other:
+        second = AuthClient(app.app, other, app.clock, app.mailer)
+        callbacks = [await start(app, browser), await start(second, browser)]
+        first_done, second_done = await asyncio.gather(
+            app.http.get(callbacks[0]), second.http.get(callbacks[1])
+        )
+    assert first_done.status_code == second_done.status_code == 200
+    assert await count(app, User) == 1
+    assert await count(app, OAuthIdentity) == 1
