@@ -40,4 +40,5 @@ class BastionSettings(CoreSettings):
                 production=self.is_production, has_redis=self.redis_url is not None
             ),
             *self.security.checks(production=self.is_production),
+            *self.auth.checks(production=self.is_production),
         ]

@@ -7,6 +7,7 @@ import re
 from pydantic import BaseModel, Field, field_validator
 
 from bastion.auth.oauth_settings import PROVIDER_NAME, OAuthProvider
+from bastion.core.checks import CheckMessage
 from bastion.core.settings import CsvList, split_csv
 
 
@@ -93,3 +94,36 @@ class AuthSettings(BaseModel):
     @property
     def cooldowns(self) -> tuple[int, ...]:
         return tuple(int(item) for item in self.lockout_cooldowns)
+
+    def checks(self, *, production: bool) -> list[CheckMessage]:
+        """Cookies and provider URLs that must not go to production as they are."""
+        if not production:
+            return []
+        found = []
+        if self.cookie_mode and not self.cookie_secure:
+            found.append(
+                CheckMessage(
+                    "auth.E001",
+                    "error",
+                    "Session cookies are not marked Secure: they would travel over plain http.",
+                    "Set BASTION_AUTH__COOKIE_SECURE=true (and serve the app over https).",
+                )
+            )
+        plain = sorted(
+            name
+            for name, provider in self.oauth_providers.items()
+            if not all(
+                url.startswith("https://")
+                for url in (provider.discovery_url, provider.redirect_uri or "https://")
+            )
+        )
+        if plain:
+            found.append(
+                CheckMessage(
+                    "auth.E002",
+                    "error",
+                    f"OAuth provider(s) {', '.join(plain)} use plain http URLs.",
+                    "Use https:// discovery_url and redirect_uri in BASTION_AUTH__OAUTH_PROVIDERS.",
+                )
+            )
+        return found
