@@ -35,11 +35,15 @@ from bastion.auth.oauth_settings import OAuthProvider
 from bastion.core.clock import Clock
 from bastion.core.http import HttpClient, HttpResponse, UpstreamError
 
-SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
-SIGNING_ALGORITHMS += ["ES512", "EdDSA"]
+# Asymmetric only: an HS256 ID token would be "signed" with the client secret.
+SIGNING_ALGORITHMS = (
+    *("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+    *("ES256", "ES384", "ES512", "EdDSA"),
+)
 METADATA_TTL_SECONDS = 3600.0
 JWKS_RELOAD_SECONDS = 60.0  # an unknown kid reloads the keys at most this often
 LEEWAY_SECONDS = 60
+MAX_SUBJECT = 255  # OpenID Connect Core §2: at most 255 ASCII characters
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class OidcClient:
         if not isinstance(id_token, str):
             raise OAuthIdTokenInvalid(f"{self.name} answered no ID token.")
         claims = await self._verify(meta, id_token, nonce, access_token)
+        if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= MAX_SUBJECT:
+            raise OAuthIdTokenInvalid("The ID token's 'sub' is not an OpenID Connect subject.")
         email, verified = claims.get("email"), claims.get("email_verified")
         if email is None and meta.userinfo_endpoint and isinstance(access_token, str):
             info = await self._json("GET", meta.userinfo_endpoint, bearer=access_token)
@@ -111,7 +117,7 @@ class OidcClient:
             email, verified = info.get("email"), info.get("email_verified")
         return ProviderIdentity(
             provider=self.name,
-            subject=str(claims["sub"]),
+            subject=claims["sub"],
             email=email if isinstance(email, str) else None,
             # Some providers send the boolean as a string.
             email_verified=verified is True or verified == "true",
