@@ -42,6 +42,7 @@ class OidcProvider:
     )
     tamper_audience: str | None = None
     tamper_nonce: str | None = None
+    id_token_lifetime: int = 300
     email_in_id_token: bool = True
     grants: dict[str, Grant] = field(default_factory=dict)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
@@ -124,7 +125,7 @@ class OidcProvider:
             "sub": grant.user["sub"],
             "aud": self.tamper_audience or CLIENT_ID,
             "iat": now,
-            "exp": now + 300,
+            "exp": now + self.id_token_lifetime,
             "nonce": nonce,
         }
         if self.email_in_id_token:

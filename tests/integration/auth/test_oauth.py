@@ -201,6 +201,13 @@ async def test_id_token_for_another_client_is_refused(sqlite_app, browser, idp):
     assert await count(sqlite_app, User) == 0
 
 
+async def test_expired_id_token_is_refused(sqlite_app, browser, idp):
+    idp.provider.id_token_lifetime = -120  # expired beyond the minute of clock skew allowed
+    response = await sign_in(sqlite_app, browser)
+    assert response.status_code == 400
+    assert response.json()["code"] == "auth.oauth_id_token_invalid"
+
+
 async def test_id_token_signed_by_another_key_is_refused(sqlite_app, browser, idp):
     callback = await start(sqlite_app, browser)
     idp.provider.key = OidcProvider().key  # same kid, a key the JWKS never published
