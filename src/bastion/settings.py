@@ -55,4 +55,5 @@ class BastionSettings(CoreSettings):
             *self.security.checks(production=self.is_production),
             *self.idempotency.checks(has_redis=self.redis_url is not None),
             *self.jobs.checks(has_redis=self.redis_url is not None),
+            *self.auth.checks(production=self.is_production),
         ]

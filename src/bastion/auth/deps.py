@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -22,6 +23,8 @@ from bastion.core.context import principal_var
 from bastion.core.db import DbSession
 
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key.")
+# A cookie holding an API key has no session; no CSRF token is signed for this id.
+_NO_SESSION = uuid.UUID(int=0)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 
 
@@ -32,11 +35,18 @@ async def optional_principal(
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal | None:
     """The caller, or ``None`` when the request carries no credentials.
-    Credentials that are present but wrong are refused (401), never ignored."""
+    Credentials that are present but wrong are refused (401), never ignored.
+    In cookie mode, without those headers, the session cookie counts, and an
+    unsafe method must pass the CSRF check (403 ``auth.csrf_failed``)."""
+    auth = auth_of(request.app)
     credential = api_key or (bearer.credentials if bearer else None)
-    if not credential:
+    if credential:
+        principal = await auth.authenticator.authenticate(session, credential)
+    elif auth.browser is not None and (cookie := auth.browser.access_token(request)):
+        principal = await auth.authenticator.authenticate(session, cookie)
+        auth.browser.csrf.check(request, principal.session_id or _NO_SESSION)
+    else:
         return None
-    principal = await auth_of(request.app).authenticator.authenticate(session, credential)
     principal_var.set(principal)
     return principal
 

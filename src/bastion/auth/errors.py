@@ -16,7 +16,11 @@ AuthError
 ├── MfaAlreadyEnabled       409
 ├── MfaNotEnabled           409
 ├── SessionNotFound         404 not one of the caller's sessions
-└── ApiKeyNotFound          404 not one of the caller's keys
+├── ApiKeyNotFound          404 not one of the caller's keys
+├── CsrfFailed              403 a cookie-authenticated write without a matching CSRF token
+└── OAuth*                  OpenID Connect sign-in (see ``bastion.auth.oauth``):
+    UnknownProvider 404, StateInvalid / Denied / CodeInvalid / IdTokenInvalid /
+    NonceInvalid / EmailMissing 400, EmailUnverified 409, ProviderUnavailable 502
 """
 
 from __future__ import annotations
@@ -124,3 +128,63 @@ class ApiKeyNotFound(AuthError):
     code = "auth.api_key_not_found"
     status = 404
     title = "API key not found"
+
+
+class CsrfFailed(AuthError):
+    code = "auth.csrf_failed"
+    status = 403
+    title = "CSRF token missing or wrong"
+
+
+class OAuthUnknownProvider(AuthError):
+    code = "auth.oauth_unknown_provider"
+    status = 404
+    title = "Unknown sign-in provider"
+
+
+class OAuthStateInvalid(AuthError):
+    code = "auth.oauth_state_invalid"
+    status = 400
+    title = "Sign-in state missing, expired or wrong"
+
+
+class OAuthDenied(AuthError):
+    code = "auth.oauth_denied"
+    status = 400
+    title = "The provider did not authorise the sign-in"
+
+
+class OAuthCodeInvalid(AuthError):
+    code = "auth.oauth_code_invalid"
+    status = 400
+    title = "Authorization code refused by the provider"
+
+
+class OAuthIdTokenInvalid(AuthError):
+    code = "auth.oauth_id_token_invalid"
+    status = 400
+    title = "Invalid ID token"
+
+
+class OAuthNonceInvalid(AuthError):
+    code = "auth.oauth_nonce_invalid"
+    status = 400
+    title = "ID token nonce does not match this sign-in"
+
+
+class OAuthEmailMissing(AuthError):
+    code = "auth.oauth_email_missing"
+    status = 400
+    title = "The provider gave no usable email address"
+
+
+class OAuthEmailUnverified(AuthError):
+    code = "auth.oauth_email_unverified"
+    status = 409
+    title = "Unverified email matches an existing account"
+
+
+class OAuthProviderUnavailable(AuthError):
+    code = "auth.oauth_provider_unavailable"
+    status = 502
+    title = "Sign-in provider unavailable"

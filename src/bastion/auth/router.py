@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 
 from bastion.auth import errors
+from bastion.auth.browser import BrowserSessionOut, pair_answer
 from bastion.auth.deps import CurrentPrincipal
 from bastion.auth.models import ApiKey, User
 from bastion.auth.principal import Principal
@@ -42,7 +43,7 @@ from bastion.security import PasswordRejected
 router = APIRouter(prefix="/auth", tags=["auth"])
 well_known = APIRouter(tags=["auth"])
 
-_PRINCIPAL = (errors.NotAuthenticated, errors.SessionRevoked)
+_PRINCIPAL = (errors.NotAuthenticated, errors.SessionRevoked, errors.CsrfFailed)
 
 
 def _auth(request: Request) -> Auth:
@@ -135,31 +136,47 @@ async def me(principal: CurrentPrincipal, session: DbSession) -> UserOut:
         errors.EmailNotVerified,
     ),
 )
-async def login(body: LoginIn, request: Request, auth: AuthDep) -> TokenPairOut:
+async def login(
+    body: LoginIn, request: Request, response: Response, auth: AuthDep
+) -> TokenPairOut | BrowserSessionOut:
     client = Client(
         ip=bastion_state(request.app).client_ip(request.scope),
         user_agent=request.headers.get("user-agent", ""),
         device_name=body.device_name,
     )
     pair = await auth.sessions.login(body.email, body.password, client, mfa_code=body.mfa_code)
-    return TokenPairOut.of(pair)
+    return pair_answer(auth.browser, pair, response)
 
 
 @router.post(
     "/refresh",
     dependencies=_limited("refresh"),
-    responses=problem_responses(errors.RefreshTokenInvalid, errors.RefreshTokenReused),
+    responses=problem_responses(
+        errors.RefreshTokenInvalid, errors.RefreshTokenReused, errors.CsrfFailed
+    ),
 )
-async def refresh(body: RefreshIn, auth: AuthDep) -> TokenPairOut:
-    return TokenPairOut.of(await auth.sessions.refresh(body.refresh_token))
+async def refresh(
+    request: Request, response: Response, auth: AuthDep, body: RefreshIn | None = None
+) -> TokenPairOut | BrowserSessionOut:
+    """The refresh token in the body, or (cookie mode) in the ``bastion_refresh`` cookie."""
+    token = body.refresh_token if body else None
+    if token is None and auth.browser is not None:
+        token = auth.browser.refresh_token(request)
+    if token is None:
+        raise errors.RefreshTokenInvalid("Send the refresh token.")
+    return pair_answer(auth.browser, await auth.sessions.refresh(token), response)
 
 
 @router.post(
     "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(*_PRINCIPAL)
 )
-async def logout(principal: CurrentPrincipal, session: DbSession, auth: AuthDep) -> None:
+async def logout(
+    principal: CurrentPrincipal, session: DbSession, response: Response, auth: AuthDep
+) -> None:
     if principal.session_id is not None:
         await auth.sessions.revoke(session, principal.id, principal.session_id, "logout")
+    if auth.browser is not None:
+        auth.browser.end(response)
 
 
 @router.get("/sessions", responses=problem_responses(*_PRINCIPAL))

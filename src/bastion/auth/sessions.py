@@ -161,6 +161,13 @@ class Sessions:
         session.add(auth_session)
         return auth_session
 
+    async def open_session(
+        self, session: AsyncSession, ring: KeyRing, user: User, client: Client, methods: list[str]
+    ) -> TokenPair:
+        """Open a session for a user another means authenticated (an OAuth
+        provider) and issue its first token pair, in the caller's transaction."""
+        return await self.issue(session, ring, self._open(session, user, client, methods), user)
+
     async def issue(
         self, session: AsyncSession, ring: KeyRing, auth_session: AuthSession, user: User
     ) -> TokenPair:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field, field_validator
 
+from bastion.auth.oauth_settings import PROVIDER_NAME, OAuthProvider
+from bastion.core.checks import CheckMessage
 from bastion.core.settings import CsvList, split_csv
 
 
@@ -48,8 +52,37 @@ class AuthSettings(BaseModel):
     mfa_issuer: str | None = Field(
         None, description="Issuer shown by authenticator apps; the app name when empty."
     )
+    oauth_providers: dict[str, OAuthProvider] = Field(
+        default_factory=dict,
+        description="OpenID Connect providers by name, as JSON: "
+        '{"google": {"client_id": ..., "client_secret": ..., "discovery_url": ...}}.',
+    )
+    oauth_flow_ttl_seconds: int = Field(
+        600,
+        gt=0,
+        description="How long a sign-in at a provider may take, from redirect to callback.",
+    )
+    cookie_mode: bool = Field(
+        False,
+        description="Browser sessions: login, refresh and OAuth callbacks set HttpOnly cookies "
+        "(and a CSRF token) instead of answering the tokens.",
+    )
+    cookie_secure: bool = Field(
+        True, description="Mark the session cookies Secure (false only for local http)."
+    )
+    cookie_domain: str | None = Field(
+        None, description="Domain attribute of the session cookies; the host alone when empty."
+    )
 
     _split = field_validator("lockout_cooldowns", mode="before")(split_csv)
+
+    @field_validator("oauth_providers")
+    @classmethod
+    def _provider_names(cls, value: dict[str, OAuthProvider]) -> dict[str, OAuthProvider]:
+        bad = [name for name in value if not re.fullmatch(PROVIDER_NAME, name)]
+        if bad:
+            raise ValueError(f"provider names are lower-case words (a-z, 0-9, _ or -): {bad}")
+        return value
 
     @field_validator("lockout_cooldowns")
     @classmethod
@@ -61,3 +94,36 @@ class AuthSettings(BaseModel):
     @property
     def cooldowns(self) -> tuple[int, ...]:
         return tuple(int(item) for item in self.lockout_cooldowns)
+
+    def checks(self, *, production: bool) -> list[CheckMessage]:
+        """Cookies and provider URLs that must not go to production as they are."""
+        if not production:
+            return []
+        found = []
+        if self.cookie_mode and not self.cookie_secure:
+            found.append(
+                CheckMessage(
+                    "auth.E001",
+                    "error",
+                    "Session cookies are not marked Secure: they would travel over plain http.",
+                    "Set BASTION_AUTH__COOKIE_SECURE=true (and serve the app over https).",
+                )
+            )
+        plain = sorted(
+            name
+            for name, provider in self.oauth_providers.items()
+            if not all(
+                url.startswith("https://")
+                for url in (provider.discovery_url, provider.redirect_uri or "https://")
+            )
+        )
+        if plain:
+            found.append(
+                CheckMessage(
+                    "auth.E002",
+                    "error",
+                    f"OAuth provider(s) {', '.join(plain)} use plain http URLs.",
+                    "Use https:// discovery_url and redirect_uri in BASTION_AUTH__OAUTH_PROVIDERS.",
+                )
+            )
+        return found

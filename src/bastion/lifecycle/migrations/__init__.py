@@ -45,6 +45,7 @@ FRAMEWORK_MODELS = (
     "bastion.security.audit.models",
     "bastion.orgs.models",
     "bastion.tenancy.models",
+    "bastion.auth.oauth_models",
 )
 
 
