@@ -84,10 +84,4 @@ def pair_answer(
     """The token pair as JSON, or in cookies when cookie mode is on."""
     if browser is not None:
         return browser.start(response, pair)
-    return TokenPairOut(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-        session_id=pair.session_id,
-    )
+    return TokenPairOut.of(pair)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 
 from bastion.auth import CurrentPrincipal, auth_of
+from bastion.auth.browser import BrowserSessionOut, pair_answer
 from bastion.auth.errors import SessionRevoked
 from bastion.auth.schemas import TokenPairOut
 from bastion.core.db import DbSession
@@ -274,8 +275,12 @@ async def accept_invitation(
     responses=problem_responses(errors.OrgNotFound, Forbidden, SessionRevoked),
 )
 async def switch_org(
-    body: SwitchOrgIn, request: Request, session: DbSession, principal: CurrentPrincipal
-) -> TokenPairOut:
+    body: SwitchOrgIn,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> TokenPairOut | BrowserSessionOut:
     """New tokens whose ``org`` claim makes ``org_id`` the caller's active
     organization (one of theirs); the current refresh token is spent."""
     if principal.session_id is None:
@@ -287,7 +292,6 @@ async def switch_org(
     )
     if member is None:
         raise errors.OrgNotFound("No such organization.")
-    pair = await auth_of(request.app).sessions.switch_org(
-        session, principal.session_id, body.org_id
-    )
-    return TokenPairOut.of(pair)
+    auth = auth_of(request.app)
+    pair = await auth.sessions.switch_org(session, principal.session_id, body.org_id)
+    return pair_answer(auth.browser, pair, response)
