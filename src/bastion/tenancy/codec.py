@@ -7,6 +7,7 @@ import datetime as dt
 import decimal
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Column, Table
@@ -23,9 +24,9 @@ def encode(value: Any) -> Any:
     return value
 
 
-def row_line(table: Table, row: Any) -> bytes:
-    """One JSON line for ``row`` of ``table``, keys in column order."""
-    data = {column.name: encode(row[column.name]) for column in table.columns}
+def row_line(names: Sequence[str], row: Sequence[Any]) -> bytes:
+    """One JSON line for ``row`` (values in the order of ``names``)."""
+    data = {name: encode(value) for name, value in zip(names, row, strict=True)}
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 

@@ -38,6 +38,7 @@ from bastion.tenancy.scoping import TENANT_TABLE
 
 FORMAT = 1
 BATCH = 1000
+COMPRESSION = 6  # gzip's usual trade-off; 9 costs about twice the CPU for little
 MANIFEST = "manifest.json"
 Progress = Callable[[str, int], None]
 
@@ -113,14 +114,14 @@ async def export_tenant(
             for part in plan(metadata, tenant):
                 path = Path(tmp) / f"{part.table.name}.jsonl.gz"
                 digest, rows = hashlib.sha256(), 0
-                with gzip.open(path, "wb") as sink:
+                names = [column.name for column in part.table.columns]
+                with gzip.open(path, "wb", compresslevel=COMPRESSION) as sink:
                     query = select(part.table).where(part.where)
                     result = await connection.stream(query.execution_options(yield_per=BATCH))
-                    async for batch in result.mappings().partitions(BATCH):
-                        for row in batch:
-                            line = row_line(part.table, row)
-                            digest.update(line)
-                            sink.write(line)
+                    async for batch in result.partitions(BATCH):
+                        chunk = b"".join(row_line(names, row) for row in batch)
+                        digest.update(chunk)
+                        sink.write(chunk)
                         rows += len(batch)
                         if progress:
                             progress(part.table.name, len(batch))
