@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bastion.auth import User
 from bastion.orgs.models import Membership, Organization
 from bastion.security import PasswordHasher
-from bastion.tenancy import tenant_context
 from examples.taskboard.models import Project, Task
 
 DEMO_ORG_ID = uuid.UUID("01900000-0000-7000-8000-00000000000a")
@@ -31,9 +30,9 @@ async def demo_project(session: AsyncSession) -> None:
         session.add(User(id=DEMO_USER_ID, email=DEMO_EMAIL, password_hash=password_hash))
     await session.flush()
     session.add(Membership(org_id=DEMO_ORG_ID, user_id=DEMO_USER_ID, role="owner"))
-    with tenant_context(DEMO_ORG_ID):
-        project = Project(id=DEMO_PROJECT_ID, name="Launch", description="Getting to v1.")
-        session.add(project)
-        for title in ("Write the README", "Set up CI", "Ship it"):
-            session.add(Task(project=project, title=title))
-        await session.flush()
+    project = Project(
+        id=DEMO_PROJECT_ID, tenant_id=DEMO_ORG_ID, name="Launch", description="Getting to v1."
+    )
+    session.add(project)
+    for title in ("Write the README", "Set up CI", "Ship it"):
+        session.add(Task(project=project, tenant_id=DEMO_ORG_ID, title=title))

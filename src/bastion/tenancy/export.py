@@ -146,8 +146,11 @@ async def export_tenant(
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    with tarfile.open(path) as tar:
-        return dict(json.load(_member(tar, MANIFEST)))
+    try:
+        with tarfile.open(path) as tar:
+            return dict(json.load(_member(tar, MANIFEST)))
+    except (tarfile.TarError, json.JSONDecodeError) as exc:
+        raise ExportError(f"not an export archive ({exc})") from exc
 
 
 def _member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
@@ -182,12 +185,19 @@ async def import_tenant(
         known = {table.name: table for table in metadata.sorted_tables}
         async with db.engine.begin() as connection:
             await _bypass_rls(connection)
+            tenants = known[TENANT_TABLE]
+            tenant = uuid.UUID(manifest["tenant_id"])
+            if await connection.scalar(select(tenants.c.id).where(tenants.c.id == tenant)):
+                raise ExportError(f"organization {tenant} already exists in this database")
             for name, expected in manifest["tables"].items():
                 table = known.get(name)
                 if table is None:
                     raise ExportError(f"the export holds table {name!r}, unknown to this app")
-                with gzip.open(_member(tar, f"tables/{name}.jsonl.gz")) as source:
-                    rows, digest = await _restore(connection, table, source, expected, progress)
+                try:
+                    with gzip.open(_member(tar, f"tables/{name}.jsonl.gz")) as source:
+                        rows, digest = await _restore(connection, table, source, expected, progress)
+                except (OSError, EOFError, json.JSONDecodeError) as exc:
+                    raise ExportError(f"{name}: unreadable rows ({exc})") from exc
                 if rows != expected["rows"] or digest != expected["sha256"]:
                     raise ExportError(f"{name}: the rows do not match the manifest")
     return dict(manifest)
