@@ -1,10 +1,10 @@
-"""Taskboard tables: projects and their tasks."""
+"""Taskboard tables: projects (each in an organization) and their tasks."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bastion import Base, Timestamps, UUIDPrimaryKey
@@ -13,6 +13,11 @@ from bastion import Base, Timestamps, UUIDPrimaryKey
 class Project(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "taskboard_projects"
 
+    # Projects made before organizations existed have none, and nobody sees them.
+    org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("bastion_orgs.id", ondelete="CASCADE"), index=True, default=None
+    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     tasks: Mapped[list[Task]] = relationship(

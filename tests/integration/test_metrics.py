@@ -15,6 +15,7 @@ from bastion.core.routes import UNMATCHED
 from bastion.ops.metrics import UNIT_SUFFIXES, Metrics
 from examples.taskboard.app import build
 from tests.conftest import ClientFactory, make_settings
+from tests.signin import org_owner
 
 pytestmark = [pytest.mark.ops]
 
@@ -55,6 +56,7 @@ async def scrape(client: httpx.AsyncClient) -> dict[str, list[tuple[str, dict[st
 async def test_route_templates_not_raw_paths(sqlite_url: str, client_for: ClientFactory) -> None:
     app = build(make_settings(sqlite_url))
     client = await client_for(app)
+    client.headers.update(await org_owner(client))
     ids = []
     for name in ("one", "two"):
         created = await client.post("/projects", json={"name": name})
@@ -92,6 +94,7 @@ async def test_unmatched_paths_and_unknown_methods_collapse(
 async def test_status_codes_and_duration(sqlite_url: str, client_for: ClientFactory) -> None:
     app = build(make_settings(sqlite_url))
     client = await client_for(app)
+    client.headers.update(await org_owner(client))
     assert (await client.post("/projects", json={})).status_code == 422
     assert requests_counted(app, "POST", "/projects", 422) == 1
     families = await scrape(client)
@@ -140,6 +143,7 @@ async def test_active_requests_gauge(sqlite_url: str, client_for: ClientFactory)
 async def test_database_pool_gauges(sqlite_url: str, client_for: ClientFactory) -> None:
     app = build(make_settings(sqlite_url))
     client = await client_for(app)
+    client.headers.update(await org_owner(client))
     assert (await client.get("/projects")).status_code == 200
     families = await scrape(client)
     counts = {
@@ -166,7 +170,8 @@ async def test_redis_pool_gauges(
     app = build(settings)
     client = await client_for(app)
     try:
-        assert (await client.get("/projects")).status_code == 200  # a decision from Redis
+        # A decision from Redis (the route then wants credentials).
+        assert (await client.get("/projects")).status_code == 401
         families = await scrape(client)
         pools = {
             (labels["db_client_connection_pool_name"], labels["db_client_connection_state"])
@@ -236,7 +241,7 @@ async def test_every_metric_follows_the_naming_rules(
     app = build(make_settings(sqlite_url))
     client = await client_for(app)
     # Through the global rate limit, so that its counter has a series.
-    assert (await client.get("/projects")).status_code == 200
+    assert (await client.get("/projects")).status_code == 401
     assert (await client.get("/nope")).status_code == 404
     metrics = app_metrics(app)
     kinds = {family.name: family.type for family in metrics.registry.collect()}

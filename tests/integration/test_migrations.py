@@ -100,7 +100,7 @@ async def test_app_history_upgrades_on_top_of_framework_history(db: Database) ->
     await migrations.upgrade(db)
     assert await table_names(db) == FRAMEWORK_TABLES
     behind = await migrations.status(db, [TASKBOARD_MIGRATIONS])
-    assert behind.pending == ("taskboard_0001",)
+    assert behind.pending == ("taskboard_0001", "taskboard_0002")
 
     await migrations.upgrade(db, [TASKBOARD_MIGRATIONS])
     assert (await migrations.status(db, [TASKBOARD_MIGRATIONS])).at_head
@@ -111,8 +111,13 @@ async def test_downgrade_app_branch_only(db: Database) -> None:
     """``app@-1`` reverts the app's last revision and leaves the framework's tables."""
     await migrations.upgrade(db, [TASKBOARD_MIGRATIONS])
     await migrations.downgrade(db, f"{migrations.APP_BRANCH}@-1", [TASKBOARD_MIGRATIONS])
+    assert (await migrations.status(db, [TASKBOARD_MIGRATIONS])).pending == ("taskboard_0002",)
+    await migrations.downgrade(db, f"{migrations.APP_BRANCH}@-1", [TASKBOARD_MIGRATIONS])
     assert await table_names(db) == FRAMEWORK_TABLES
-    assert (await migrations.status(db, [TASKBOARD_MIGRATIONS])).pending == ("taskboard_0001",)
+    assert (await migrations.status(db, [TASKBOARD_MIGRATIONS])).pending == (
+        "taskboard_0001",
+        "taskboard_0002",
+    )
 
 
 # --- models and migrations agree ----------------------------------------------------------------

@@ -8,13 +8,21 @@ import pytest
 
 from examples.taskboard.app import build
 from tests.conftest import make_settings
+from tests.signin import org_owner
 
 pytestmark = [pytest.mark.example, pytest.mark.db]
 
 
+FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+
+
 @pytest.fixture
 async def client(client_for, database_url):
-    return await client_for(build(make_settings(database_url)))
+    """A client signed in as the owner of an organization, which it names in X-Tenant-ID."""
+    settings = make_settings(database_url, ratelimit={"enabled": False}, security=FAST_HASHING)
+    client = await client_for(build(settings))
+    client.headers.update(await org_owner(client))
+    return client
 
 
 async def test_project_crud(client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 from sqlalchemy import select, update
@@ -58,7 +59,7 @@ async def test_org_reads_its_own_events_with_filters_and_pages(orgs):
     ]
     assert everything[-1]["data"] == {"role": "admin", "was": "member"}
     assert everything[0]["prev_hash"] == "0" * 64
-    assert all(e["prev_hash"] == p["hash"] for p, e in zip(everything, everything[1:]))
+    assert all(e["prev_hash"] == p["hash"] for p, e in itertools.pairwise(everything))
 
     by_actor = await orgs.http.get(url, params={"actor": f"user:{bob_id}"}, headers=ada)
     assert [e["action"] for e in by_actor.json()["items"]] == ["org.invitation_accepted"]
