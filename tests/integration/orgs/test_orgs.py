@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
+
+from tests.integration.orgs.conftest import build_orgs
 
 pytestmark = [pytest.mark.security, pytest.mark.db]
 
@@ -124,3 +127,24 @@ async def test_teams_hold_org_members_only(orgs):
     other = await orgs.org(ada, "Other")
     wrong = await orgs.http.get(f"/orgs/{other}/teams/{team['id']}/members", headers=ada)
     assert wrong.status_code == 404 and wrong.json()["code"] == "org.team_not_found"
+
+
+@pytest.mark.postgres
+@pytest.mark.concurrency
+async def test_two_owners_demoting_each_other_at_once_leave_one_owner(
+    client_for, postgres_url, clock
+):
+    orgs = await build_orgs(client_for, postgres_url, clock)
+    for round_ in range(3):
+        ada = await orgs.user(f"ada{round_}@example.com")
+        org = await orgs.org(ada)
+        bob = await orgs.member(org, ada, f"bob{round_}@example.com", "owner")
+        ada_id, bob_id = await orgs.user_id(ada), await orgs.user_id(bob)
+        members = f"/orgs/{org}/members"
+        results = await asyncio.gather(
+            orgs.http.patch(f"{members}/{bob_id}", json={"role": "member"}, headers=ada),
+            orgs.http.patch(f"{members}/{ada_id}", json={"role": "member"}, headers=bob),
+        )
+        assert sorted(r.status_code for r in results) == [200, 409]
+        listed = (await orgs.http.get(members, headers=ada)).json()
+        assert sorted(m["role"] for m in listed) == ["member", "owner"]
