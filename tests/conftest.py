@@ -138,25 +138,5 @@ async def client_for() -> AsyncIterator[ClientFactory]:
         yield make
 
 
-TEST_PASSWORD = "correct horse battery staple"
 # Argon2id parameters for tests that sign in: fast; production's are checked at start-up.
 FAST_HASHING = {"security": {"argon2_time_cost": 1, "argon2_memory_kib": 1024}}
-
-
-async def sign_in_to_new_org(
-    client: httpx.AsyncClient, email: str = "owner@example.com", org: str = "Acme"
-) -> str:
-    """Register ``email``, sign in, create an org and make the client act in it
-    (default ``Authorization`` and ``X-Tenant-ID`` headers); the org id."""
-    registered = await client.post(
-        "/auth/register", json={"email": email, "password": TEST_PASSWORD}
-    )
-    assert registered.status_code in (201, 409), registered.text
-    login = await client.post("/auth/login", json={"email": email, "password": TEST_PASSWORD})
-    assert login.status_code == 200, login.text
-    client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-    created = await client.post("/orgs", json={"name": org})
-    assert created.status_code == 201, created.text
-    org_id = str(created.json()["id"])
-    client.headers["X-Tenant-ID"] = org_id
-    return org_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bastion import Base, Timestamps, UUIDPrimaryKey
@@ -15,6 +15,8 @@ from bastion.tenancy import TenantScoped
 class Project(UUIDPrimaryKey, TenantScoped, Timestamps, Versioned, Base):
     __tablename__ = "taskboard_projects"
 
+    # Who made it: members may delete their own projects (see router.py).
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     tasks: Mapped[list[Task]] = relationship(

@@ -21,12 +21,19 @@ from bastion import DbSession, Page, PageParams, paginate
 from bastion.core.errors import BastionError
 from bastion.idempotency import Idempotent, IdempotentRoute, IfMatchHeader, set_etag
 from bastion.jobs import JobNotFound, Jobs
-from bastion.orgs import CurrentOrg, require_permissions
+from bastion.orgs import CurrentOrg, require_abac, require_permissions
 from bastion.outbox import add as emit
+from bastion.security.abac import all_of, any_of, has_permission, owns_resource
 from bastion.tenancy import require_quota
 from examples.taskboard.jobs import SummaryRequest, project_summary
 from examples.taskboard.models import Project, Task
-from examples.taskboard.permissions import PROJECT_READ, PROJECT_WRITE, TASK_WRITE
+from examples.taskboard.permissions import (
+    PROJECT_DELETE,
+    PROJECT_READ,
+    PROJECT_WRITE,
+    TASK_READ,
+    TASK_WRITE,
+)
 from examples.taskboard.schemas import (
     ProjectIn,
     ProjectOut,
@@ -56,6 +63,7 @@ async def count_projects(session: AsyncSession) -> int:
 router = APIRouter(prefix="/projects", tags=["projects"], route_class=IdempotentRoute)
 # The permission check resolves the organization, so it comes first.
 read = [Depends(require_permissions(PROJECT_READ))]
+read_tasks = [Depends(require_permissions(TASK_READ))]
 write_project = [Depends(require_permissions(PROJECT_WRITE))]
 write_task = [Depends(require_permissions(TASK_WRITE))]
 create_project_deps = [
@@ -83,8 +91,10 @@ async def _task(session: DbSession, project_id: uuid.UUID, task_id: uuid.UUID) -
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=create_project_deps)
-async def create_project(body: ProjectIn, session: DbSession, response: Response) -> ProjectOut:
-    project = Project(name=body.name, description=body.description)
+async def create_project(
+    body: ProjectIn, session: DbSession, response: Response, org: CurrentOrg
+) -> ProjectOut:
+    project = Project(name=body.name, description=body.description, created_by=org.principal.id)
     session.add(project)
     await session.flush()
     response.headers["Location"] = f"/projects/{project.id}"
@@ -124,16 +134,27 @@ async def update_project(
     return ProjectOut.model_validate(project)
 
 
-@router.delete(
-    "/{project_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=_404,
-    dependencies=write_project,
+async def _load_project(session: DbSession, project_id: uuid.UUID) -> Project | None:
+    return await session.get(Project, project_id)
+
+
+# Members delete the projects they made (while they may write); project:delete, any.
+deletable = require_abac(
+    any_of(
+        all_of(owns_resource("created_by"), has_permission(PROJECT_WRITE)),
+        has_permission(PROJECT_DELETE),
+    ),
+    _load_project,
+    not_found=lambda: ProjectNotFound("No project has this id."),
 )
+
+
+@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_404)
 async def delete_project(
-    project_id: uuid.UUID, session: DbSession, precondition: IfMatchHeader
+    session: DbSession,
+    precondition: IfMatchHeader,
+    project: Annotated[Project, Depends(deletable)],
 ) -> Response:
-    project = await _project(session, project_id)
     precondition.check(project)
     await session.delete(project)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -158,7 +179,7 @@ async def create_task(
     return TaskOut.model_validate(task)
 
 
-@router.get("/{project_id}/tasks", responses=_404, dependencies=read)
+@router.get("/{project_id}/tasks", responses=_404, dependencies=read_tasks)
 async def list_tasks(
     project_id: uuid.UUID,
     session: DbSession,
@@ -173,7 +194,7 @@ async def list_tasks(
     return Page(items=[TaskOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-@router.get("/{project_id}/tasks/{task_id}", responses=_404, dependencies=read)
+@router.get("/{project_id}/tasks/{task_id}", responses=_404, dependencies=read_tasks)
 async def get_task(
     project_id: uuid.UUID, task_id: uuid.UUID, session: DbSession, response: Response
 ) -> TaskOut:

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.test_serve import WORKERS, Server, start_server
+from tests.signin import org_owner_sync
 
 pytestmark = [pytest.mark.ops, pytest.mark.e2e]
 
@@ -61,13 +62,15 @@ def test_counts_add_up_across_workers(server: Server, tmp_path: Path) -> None:
     assert len(pids) == WORKERS, sorted(os.listdir(directory))
 
     with httpx.Client(base_url=server.base_url, timeout=10, trust_env=False) as client:
-        created = client.post("/projects", json={"name": "metrics"})
+        headers = org_owner_sync(client)
+        created = client.post("/projects", json={"name": "metrics"}, headers=headers)
         assert created.status_code == 201, created.text
         project = created.json()["id"]
 
     def fetch(path: str) -> int:
         # A connection per request, so that both workers take some.
-        return httpx.get(f"{server.base_url}{path}", timeout=10, trust_env=False).status_code
+        url = f"{server.base_url}{path}"
+        return httpx.get(url, headers=headers, timeout=10, trust_env=False).status_code
 
     paths = [f"/projects/{project}"] * REQUESTS + [f"/missing/{i}" for i in range(REQUESTS)]
     with ThreadPoolExecutor(8) as pool:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import TEST_SECRET
 from tests.e2e.serving import BASTION, REPO_ROOT, free_port
+from tests.signin import org_owner_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cli]
 
@@ -176,6 +177,7 @@ def test_unknown_path_is_a_problem(client: httpx.Client) -> None:
 
 
 def test_create_and_read_project(client: httpx.Client) -> None:
+    client.headers.update(org_owner_sync(client))
     created = client.post("/projects", json={"name": "e2e", "description": "over HTTP"})
     assert created.status_code == 201, created.text
     project = created.json()

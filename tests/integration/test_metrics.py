@@ -14,7 +14,8 @@ from bastion import bastion_state, create_app
 from bastion.core.routes import UNMATCHED
 from bastion.ops.metrics import UNIT_SUFFIXES, Metrics
 from examples.taskboard.app import build
-from tests.conftest import FAST_HASHING, ClientFactory, make_settings, sign_in_to_new_org
+from tests.conftest import FAST_HASHING, ClientFactory, make_settings
+from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.ops]
 

@@ -23,8 +23,8 @@ import examples.taskboard.models  # noqa: F401  (the taskboard tables join Base.
 from bastion import Base, Database
 from bastion.lifecycle import migrations, run_seeders
 from bastion.lifecycle.service import seed_history
+from bastion.orgs.models import Organization
 from examples.taskboard.app import MIGRATIONS as TASKBOARD_MIGRATIONS
-from examples.taskboard.models import Project
 
 pytestmark = [pytest.mark.db]
 
@@ -103,7 +103,7 @@ async def test_app_history_upgrades_on_top_of_framework_history(db: Database) ->
     await migrations.upgrade(db)
     assert await table_names(db) == FRAMEWORK_TABLES
     behind = await migrations.status(db, [TASKBOARD_MIGRATIONS])
-    assert behind.pending == ("taskboard_0001",)
+    assert behind.pending == ("taskboard_0001", "taskboard_0002")
 
     await migrations.upgrade(db, [TASKBOARD_MIGRATIONS])
     assert (await migrations.status(db, [TASKBOARD_MIGRATIONS])).at_head
@@ -114,8 +114,13 @@ async def test_downgrade_app_branch_only(db: Database) -> None:
     """``app@-1`` reverts the app's last revision and leaves the framework's tables."""
     await migrations.upgrade(db, [TASKBOARD_MIGRATIONS])
     await migrations.downgrade(db, f"{migrations.APP_BRANCH}@-1", [TASKBOARD_MIGRATIONS])
+    assert (await migrations.status(db, [TASKBOARD_MIGRATIONS])).pending == ("taskboard_0002",)
+    await migrations.downgrade(db, f"{migrations.APP_BRANCH}@-1", [TASKBOARD_MIGRATIONS])
     assert await table_names(db) == FRAMEWORK_TABLES
-    assert (await migrations.status(db, [TASKBOARD_MIGRATIONS])).pending == ("taskboard_0001",)
+    assert (await migrations.status(db, [TASKBOARD_MIGRATIONS])).pending == (
+        "taskboard_0001",
+        "taskboard_0002",
+    )
 
 
 # --- models and migrations agree ----------------------------------------------------------------
@@ -222,7 +227,7 @@ async def test_autogenerate_refuses_a_database_behind_head(db: Database, tmp_pat
 
 
 class CountingSeeder:
-    """Adds one project per call, so the rows show how many times it really ran."""
+    """Adds one organization per call, so the rows show how many times it really ran."""
 
     def __init__(self, *, fail_times: int = 0, delay: float = 0.0) -> None:
         self.calls = 0
@@ -231,7 +236,7 @@ class CountingSeeder:
 
     async def __call__(self, session: AsyncSession) -> None:
         self.calls += 1
-        session.add(Project(name=f"seeded {self.calls}"))
+        session.add(Organization(name=f"seeded {self.calls}"))
         await session.flush()
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -239,9 +244,10 @@ class CountingSeeder:
             raise RuntimeError("seeder failed")
 
 
-async def project_count(db: Database) -> int:
+async def row_count(db: Database) -> int:
     async with db.session() as session:
-        return int(await session.scalar(sa.select(sa.func.count()).select_from(Project)) or 0)
+        count = await session.scalar(sa.select(sa.func.count()).select_from(Organization))
+        return int(count or 0)
 
 
 async def recorded(db: Database) -> list[str]:
@@ -263,7 +269,7 @@ async def test_seeder_runs_once(seed_db: Database) -> None:
     assert (second.applied, second.skipped) == ([], ["demo"])
 
     assert seeder.calls == 1
-    assert await project_count(seed_db) == 1
+    assert await row_count(seed_db) == 1
     assert await recorded(seed_db) == ["demo"]
 
 
@@ -274,7 +280,7 @@ async def test_force_reruns_recorded_seeders(seed_db: Database) -> None:
     forced = await run_seeders(seed_db, {"demo": seeder}, force=True)
     assert (forced.applied, forced.skipped) == (["demo"], [])
     assert seeder.calls == 2
-    assert await project_count(seed_db) == 2
+    assert await row_count(seed_db) == 2
     assert await recorded(seed_db) == ["demo"]
 
 
@@ -295,12 +301,12 @@ async def test_failing_seeder_leaves_no_record(seed_db: Database) -> None:
         await run_seeders(seed_db, {"ok": ok, "flaky": flaky})
     # The seeder that succeeded is kept; the failed one left neither rows nor a record.
     assert await recorded(seed_db) == ["ok"]
-    assert await project_count(seed_db) == 1
+    assert await row_count(seed_db) == 1
 
     retry = await run_seeders(seed_db, {"ok": ok, "flaky": flaky})
     assert (retry.applied, retry.skipped) == (["flaky"], ["ok"])
     assert sorted(await recorded(seed_db)) == ["flaky", "ok"]
-    assert await project_count(seed_db) == 2
+    assert await row_count(seed_db) == 2
 
 
 async def test_concurrent_seeding_applies_each_seeder_once(
@@ -319,7 +325,7 @@ async def test_concurrent_seeding_applies_each_seeder_once(
     assert sorted(r.applied for r in results) == [[], ["demo"]]
     assert sorted(r.skipped for r in results) == [[], ["demo"]]
     assert seeder.calls == 1
-    assert await project_count(seed_db) == 1
+    assert await row_count(seed_db) == 1
     assert await recorded(seed_db) == ["demo"]
 
 
@@ -344,5 +350,5 @@ async def test_concurrent_seeding_after_a_failed_claim(
     assert isinstance(failures[0], RuntimeError)
     assert [s.applied for s in successes] == [["demo"]]
     assert seeder.calls == 2
-    assert await project_count(seed_db) == 1
+    assert await row_count(seed_db) == 1
     assert await recorded(seed_db) == ["demo"]

@@ -8,7 +8,8 @@ import pytest
 
 from bastion.outbox import outbox_relay
 from examples.taskboard.app import build
-from tests.conftest import FAST_HASHING, make_settings, sign_in_to_new_org
+from tests.conftest import FAST_HASHING, make_settings
+from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.example, pytest.mark.db]
 

@@ -147,9 +147,9 @@ def require_abac(
     and gives the resource to the route. A missing resource and a concealed
     refusal answer the same ``not_found()``; other refusals 403."""
 
-    async def check(
-        request: Request, org: CurrentOrg, resource: Annotated[Any, Depends(load_resource)]
-    ) -> T:
+    # A default, not an Annotated hint: hints are strings here, and FastAPI would look
+    # ``load_resource`` up in the module rather than in this closure.
+    async def check(request: Request, org: CurrentOrg, resource: Any = Depends(load_resource)) -> T:
         if resource is None:
             raise not_found()
         access = Access(org.principal, resource, org.org_id, request, org.can)

@@ -25,6 +25,7 @@ from bastion.security.jwt import KeyRing, RingKey
 from bastion.security.keys import KeyRingCache, SigningKeyStore
 from bastion.security.passwords import PasswordHasher
 from bastion.security.policy import PasswordPolicy
+from bastion.security.secrets import EnvSecrets, FileSecrets, SecretProvider, SecretRing
 from bastion.security.settings import SecuritySettings
 from bastion.security.signing import Signer
 from bastion.security.tokens import hash_token, new_token, tokens_equal
@@ -35,6 +36,8 @@ __all__ = [
     "BreachCheckUnavailable",
     "BreachChecker",
     "DecryptionFailed",
+    "EnvSecrets",
+    "FileSecrets",
     "HibpBreachChecker",
     "InvalidToken",
     "KeyRing",
@@ -45,6 +48,8 @@ __all__ = [
     "PasswordRejected",
     "RingKey",
     "SecretBox",
+    "SecretProvider",
+    "SecretRing",
     "Security",
     "SecurityError",
     "SecuritySettings",

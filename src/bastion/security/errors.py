@@ -17,6 +17,7 @@
     ├── DecryptionFailed            500 security.decryption_failed
     ├── NoSigningKey                503 security.no_signing_key
     ├── SigningKeyNotFound          404 security.signing_key_not_found
+    ├── SecretNotFound              500 security.secret_not_found
     ├── Forbidden                   403 authz.forbidden (names the permission or role)
     └── ResourceNotFound            404 authz.not_found (also what a concealed denial says)
 """
@@ -120,6 +121,12 @@ class SigningKeyNotFound(SecurityError):
     code = "security.signing_key_not_found"
     status = 404
     title = "Signing key not found"
+
+
+class SecretNotFound(SecurityError):
+    code = "security.secret_not_found"
+    status = 500
+    title = "Secret not configured"
 
 
 class Forbidden(SecurityError):

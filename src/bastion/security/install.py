@@ -23,6 +23,7 @@ from bastion.security.crypto import SecretBox
 from bastion.security.keys import KeyRingCache, SigningKeyStore
 from bastion.security.passwords import PasswordHasher
 from bastion.security.policy import PasswordPolicy
+from bastion.security.secrets import SecretRing
 from bastion.security.settings import SecuritySettings
 from bastion.security.signing import Signer
 
@@ -75,6 +76,11 @@ class Security:
             leeway=self.settings.jwt_leeway_seconds,
             audit=self.audit,
         )
+
+    @cached_property
+    def secrets(self) -> SecretRing:
+        """Named secrets that rotate, sealed with the master key (webhook secrets...)."""
+        return SecretRing(self.db, self.box, self.clock)
 
     @cached_property
     def key_ring(self) -> KeyRingCache:

@@ -32,6 +32,7 @@ from bastion.security.crypto import SecretBox
 from bastion.security.errors import SigningKeyNotFound
 from bastion.security.jwt import Algorithm, KeyRing, RingKey
 from bastion.security.models import SigningKey
+from bastion.security.secrets import SecretRing
 
 __all__ = ["KeyInfo", "KeyRingCache", "SigningKeyStore"]
 
@@ -76,10 +77,12 @@ class SigningKeyStore:
     async def rotate(self, alg: Algorithm = "EdDSA") -> str:
         """Add a new key and return its kid; the first key signs at once, a later one
         once it is published (see :class:`~bastion.security.jwt.KeyRing`). Keys
-        sealed with a previous secret key are re-sealed with the current one."""
+        and named secrets (:class:`~bastion.security.secrets.SecretRing`) sealed with a
+        previous secret key are re-sealed with the current one."""
         key = self._new_key(alg)
         async with self._db.session() as session:
             resealed = await self._reseal(session)
+            resealed += await SecretRing(self._db, self._box, self._clock).reseal(session)
             session.add(self._row(key))
             await self._record(session, "security.signing_key_rotated", key.kid, resealed)
         log.info("security.signing_key_created", kid=key.kid, alg=alg, resealed=resealed)

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from examples.taskboard.app import build
-from tests.conftest import FAST_HASHING, make_settings, sign_in_to_new_org
+from tests.conftest import FAST_HASHING, make_settings
+from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.jobs, pytest.mark.example]
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from bastion import Database, ManualClock
 from bastion.lifecycle import migrations
+from bastion.security.audit import AuditEvent, AuditLog
 from bastion.security.crypto import SecretBox
 from bastion.security.errors import DecryptionFailed, InvalidToken, SigningKeyNotFound
 from bastion.security.keys import KeyRingCache, SigningKeyStore
@@ -171,3 +172,27 @@ async def test_a_failed_reload_keeps_the_last_ring(store, clock, monkeypatch) ->
     fresh = KeyRingCache(store, reload_seconds=30, clock=clock)
     with pytest.raises(OperationalError):
         await fresh.ring()
+
+
+async def test_rotate_reseals_keys_sealed_with_a_previous_secret_and_is_audited(db, clock) -> None:
+    old_box = SecretBox(["the-previous-secret-key-of-this-test-0123456"])
+    first = await SigningKeyStore(db, old_box, clock).rotate("EdDSA")
+    new_box = SecretBox([SECRET, "the-previous-secret-key-of-this-test-0123456"])
+    log = AuditLog(db, clock)
+    store = SigningKeyStore(db, new_box, clock, audit=log)
+    second = await store.rotate("EdDSA")
+    async with db.session() as session:
+        rows = {r.kid: r for r in await session.scalars(select(SigningKey))}
+    assert not any(new_box.needs_reseal(row.private_material) for row in rows.values())
+    # Only the current secret is needed now: the previous one can be dropped.
+    ring = await SigningKeyStore(db, SecretBox([SECRET]), clock).load_ring()
+    assert set(ring.kids) == {first, second}
+    await store.retire(first)
+    async with db.session() as session:
+        events = (await session.scalars(select(AuditEvent).order_by(AuditEvent.seq))).all()
+    assert [(e.action, e.target) for e in events] == [
+        ("security.signing_key_rotated", f"kid:{second}"),
+        ("security.signing_key_retired", f"kid:{first}"),
+    ]
+    assert json.loads(events[0].data) == {"resealed": 1}
+    assert await log.verify("system") is None

@@ -16,7 +16,8 @@ from bastion.lifecycle import migrations
 from bastion.tenancy import bypass_tenancy
 from bastion.tenancy.export import ExportError, export_tenant, import_tenant, plan
 from examples.taskboard.app import MIGRATIONS, build
-from tests.conftest import FAST_HASHING, make_settings, sign_in_to_new_org
+from tests.conftest import FAST_HASHING, make_settings
+from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.tenancy]
 

@@ -17,7 +17,8 @@ from bastion.core.context import tenant_id_var
 from bastion.tenancy import TenantRequired, bypass_tenancy, tenant_context
 from examples.taskboard.app import build
 from examples.taskboard.models import Project, Task
-from tests.conftest import FAST_HASHING, make_settings, sign_in_to_new_org
+from tests.conftest import FAST_HASHING, make_settings
+from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.tenancy, pytest.mark.security]
 

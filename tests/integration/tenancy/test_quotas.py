@@ -9,7 +9,8 @@ import pytest
 from bastion import bastion_state
 from bastion.tenancy import tenancy_of
 from examples.taskboard.app import build
-from tests.conftest import FAST_HASHING, make_settings, sign_in_to_new_org
+from tests.conftest import FAST_HASHING, make_settings
+from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.tenancy]
 

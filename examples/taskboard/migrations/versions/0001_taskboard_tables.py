@@ -26,7 +26,6 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_taskboard_projects")),
@@ -37,7 +36,6 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Uuid(), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
         sa.Column("done", sa.Boolean(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

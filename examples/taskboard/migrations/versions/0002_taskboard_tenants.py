@@ -1,4 +1,5 @@
-"""taskboard: projects and tasks belong to an organization
+"""taskboard: projects and tasks belong to an organization, carry a version (ETags,
+optimistic locking), and projects remember their creator
 
 Rows made before this revision move into a new organization, "Taskboard
 (before organizations)", so that nothing is lost; its owner is the first user,
@@ -33,6 +34,9 @@ def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("tenant_id", sa.Uuid(), nullable=True))
+            batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
+    with op.batch_alter_table("taskboard_projects") as batch:
+        batch.add_column(sa.Column("created_by", sa.Uuid(), nullable=True))
     _adopt_existing_rows()
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
@@ -94,3 +98,6 @@ def downgrade() -> None:
             batch.drop_index(f"ix_{table}_tenant_id")
             batch.drop_constraint(f"fk_{table}_tenant_id_bastion_orgs", type_="foreignkey")
             batch.drop_column("tenant_id")
+            batch.drop_column("version")
+    with op.batch_alter_table("taskboard_projects") as batch:
+        batch.drop_column("created_by")

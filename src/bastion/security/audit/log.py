@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.core.clock import Clock, SystemClock
@@ -32,6 +32,7 @@ from bastion.security.canonical import canonical_json
 
 log = structlog.get_logger("bastion.audit")
 VERIFY_BATCH = 1000
+_EVENT_COLUMNS = tuple(AuditEvent.__table__.columns)
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,18 @@ class AuditLog:
             prev_hash=prev_hash,
         )
         event.hash = event_hash(event)
-        await session.execute(
+        row = {column.key: getattr(event, column.key) for column in _EVENT_COLUMNS}
+        move_head = (
             update(AuditChainHead)
             .where(AuditChainHead.chain == chain)
             .values(seq=event.seq, hash=event.hash)
         )
-        session.add(event)
-        await session.flush()
+        if self.db.dialect == "postgresql":
+            # One round trip: the head moves in a CTE of the event's INSERT.
+            await session.execute(insert(AuditEvent).values(row).add_cte(move_head.cte()))
+        else:
+            await session.execute(move_head)
+            await session.execute(insert(AuditEvent).values(row))
         for sink in self.sinks:
             sink.emit(event)
         return event

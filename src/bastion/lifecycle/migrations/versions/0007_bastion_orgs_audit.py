@@ -1,4 +1,5 @@
-"""bastion: organizations, members, teams, invitations; the audit log and its chains
+"""bastion: organizations, members, teams, invitations; the audit log and its chains;
+sealed named secrets
 
 Revision ID: bastion_0007
 Revises: bastion_0004
@@ -44,6 +45,15 @@ REFUSE_CHANGES = (
 
 
 def upgrade() -> None:
+    op.create_table(
+        "bastion_secrets",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("sealed", sa.Text(), nullable=False),
+        sa.Column("created_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", bastion.core.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name", "version", name=op.f("pk_bastion_secrets")),
+    )
     op.create_table(
         "bastion_audit_chains",
         sa.Column("chain", sa.String(length=64), nullable=False),
@@ -205,3 +215,4 @@ def downgrade() -> None:
 
     op.drop_table("bastion_audit_events")
     op.drop_table("bastion_audit_chains")
+    op.drop_table("bastion_secrets")
