@@ -146,7 +146,7 @@ def create_app(
         install_docs(app)
     for router in routers:
         app.include_router(router)
-    check_routes(state.routes)
+    check_routes(app.router.routes)
     if settings.ratelimit.enabled:
         state.extensions["ratelimit"] = build_limiter(
             settings.ratelimit,
