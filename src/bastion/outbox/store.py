@@ -16,7 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, func, literal_column, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    and_,
+    any_,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
@@ -101,12 +116,19 @@ class OutboxStore:
             return 0
         statement = (
             update(_O)
-            .where(_O.c.id.in_(ids), _O.c.locked_by == token)
+            .where(self._among(ids), _O.c.locked_by == token)
             .values(status=SENT, sent_at=self.clock.now(), locked_until=None, locked_by=None)
         )
         async with self.db.session() as session:
             result = await session.execute(statement)
         return int(getattr(result, "rowcount", 0))
+
+    def _among(self, ids: Sequence[int]) -> ColumnElement[bool]:
+        # PostgreSQL: one array parameter, so every batch size shares one prepared
+        # statement (``IN`` would prepare and plan a new one per distinct length).
+        if self.skip_locked:
+            return _O.c.id == any_(literal(list(ids), ARRAY(BigInteger())))
+        return _O.c.id.in_(ids)
 
     async def mark_failed(
         self, message: Message, token: str, error: str, *, retry_in: float | None
