@@ -190,7 +190,7 @@ def create_app(
             install_orgs(app, settings.orgs, state)
     for router in routers:
         app.include_router(router)
-    check_idempotent_routes(state.routes)
+    check_idempotent_routes(app.router.routes)
     check_route_permissions(info.route for info in state.routes.entries)
     if settings.ratelimit.enabled:
         state.extensions["ratelimit"] = build_limiter(

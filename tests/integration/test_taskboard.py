@@ -157,3 +157,16 @@ async def test_task_created_events_reach_their_handler(client):
     metrics = (await client.get("/metrics")).text
     assert "taskboard_tasks_created_total 3.0" in metrics
     assert 'bastion_outbox_messages_total{outcome="sent",topic="task.created"} 3.0' in metrics
+
+
+async def test_a_relay_can_run_inside_the_app(client_for, sqlite_url):
+    settings = make_settings(sqlite_url, outbox={"relay_in_app": True, "poll_seconds": 0.05})
+    client = await client_for(build(settings))
+    project = (await client.post("/projects", json={"name": "Apollo"})).json()["id"]
+    await client.post(f"/projects/{project}/tasks", json={"title": "t"})
+    for _ in range(100):
+        if "taskboard_tasks_created_total 1.0" in (await client.get("/metrics")).text:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the in-app relay did not deliver task.created")

@@ -54,7 +54,13 @@ class CorsSettings(BaseModel):
         description="Request headers a preflight may ask for.",
     )
     expose_headers: CsvList = Field(
-        default_factory=lambda: ["X-Request-ID", "ETag", "RateLimit", "RateLimit-Policy"],
+        default_factory=lambda: [
+            "X-Request-ID",
+            "ETag",
+            "RateLimit",
+            "RateLimit-Policy",
+            "Idempotent-Replayed",
+        ],
         description="Response headers browsers may read.",
     )
     max_age: int = Field(600, ge=0, description="Seconds a browser may cache a preflight answer.")

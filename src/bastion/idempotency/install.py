@@ -6,9 +6,10 @@ from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.routing import BaseRoute
 
 from bastion.core.errors import ConfigurationError
-from bastion.core.routes import RouteIndex
+from bastion.core.routes import flat_routes
 from bastion.core.state import BastionState
 from bastion.idempotency.deps import IdempotentRoute, declares_idempotent
 from bastion.idempotency.etag import on_stale_data
@@ -39,12 +40,13 @@ def install_idempotency(app: FastAPI, state: BastionState, settings: Idempotency
     app.add_exception_handler(StaleDataError, partial(on_stale_data, type_base=type_base))
 
 
-def check_idempotent_routes(routes: RouteIndex) -> None:
+def check_idempotent_routes(routes: list[BaseRoute]) -> None:
     """Fail at start-up when a route declares ``Idempotent`` without the route class
-    that stores its responses (its keys would stay claimed until the lease ends)."""
+    that stores its responses (its keys would stay claimed until the lease ends).
+    Routes included later are caught by the dependency itself, at their first request."""
     wrong = [
         info.template
-        for info in routes.entries
+        for info in flat_routes(routes)
         if declares_idempotent(info.route) and not isinstance(info.route, IdempotentRoute)
     ]
     if wrong:

@@ -14,6 +14,7 @@ from bastion.core.db import Base, UTCDateTime
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 _PENDING = text("status = 'pending'")
+_DEAD = text("status = 'dead'")
 
 
 class OutboxMessage(Base):
@@ -40,14 +41,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        # Partial indexes: pending rows are few, sent ones many.
-        Index(
-            "ix_bastion_outbox_pending",
-            "available_at",
-            "id",
-            postgresql_where=_PENDING,
-            sqlite_where=_PENDING,
-        ),
+        # Partial indexes: pending (and dead) rows are few, sent ones many. Claims
+        # walk the pending ones in id order without reading a single sent row.
+        Index("ix_bastion_outbox_pending", "id", postgresql_where=_PENDING, sqlite_where=_PENDING),
         Index(
             "ix_bastion_outbox_pending_key",
             "key",
@@ -55,6 +51,7 @@ class OutboxMessage(Base):
             postgresql_where=_PENDING,
             sqlite_where=_PENDING,
         ),
+        Index("ix_bastion_outbox_dead", "id", postgresql_where=_DEAD, sqlite_where=_DEAD),
         Index("ix_bastion_outbox_sent_at", "sent_at"),
     )
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from bastion.core.clock import Clock
 from bastion.core.db import Database
@@ -146,22 +147,31 @@ class Relay:
 
     @contextlib.asynccontextmanager
     async def _listening(self, wake: asyncio.Event) -> AsyncIterator[None]:
+        """``LISTEN`` on PostgreSQL while the block runs; polling alone elsewhere, or
+        when the database cannot be reached at start (the loop then retries)."""
         if self.db.dialect != "postgresql":
             yield
             return
-        async with self.db.engine.connect() as connection:
-            raw = (await connection.get_raw_connection()).driver_connection
-            assert raw is not None
 
-            def notified(*_: object) -> None:
-                wake.set()
+        def notified(*_: object) -> None:
+            wake.set()
 
-            await raw.add_listener(CHANNEL, notified)
+        async with contextlib.AsyncExitStack() as stack:
             try:
-                yield
-            finally:
-                with contextlib.suppress(Exception):  # the connection may be gone
-                    await raw.remove_listener(CHANNEL, notified)
+                connection = await stack.enter_async_context(self.db.engine.connect())
+                raw = (await connection.get_raw_connection()).driver_connection
+                assert raw is not None
+                await raw.add_listener(CHANNEL, notified)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("outbox.listen_failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                stack.push_async_callback(_quietly, raw.remove_listener(CHANNEL, notified))
+            yield
+
+
+async def _quietly(call: Awaitable[object]) -> None:
+    with contextlib.suppress(Exception):  # the connection may be gone
+        await call
 
 
 async def _first(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

@@ -16,7 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    and_,
+    any_,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from bastion.core.clock import Clock, SystemClock
 from bastion.core.db import Database
@@ -24,6 +39,10 @@ from bastion.outbox.models import DEAD, PENDING, SENT, InboxEntry, OutboxMessage
 
 _O: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _EARLIER = _O.alias("earlier")
+# Literals, not parameters: the planner matches them to the partial indexes' predicates
+# (with a bound parameter, PostgreSQL's generic plans could not use those indexes).
+_IS_PENDING = _O.c.status == literal_column(f"'{PENDING}'")
+_IS_DEAD = _O.c.status == literal_column(f"'{DEAD}'")
 
 
 @dataclass(frozen=True)
@@ -59,13 +78,15 @@ class OutboxStore:
         first_of_key = or_(
             _O.c.key.is_(None),
             ~exists().where(
-                _EARLIER.c.key == _O.c.key, _EARLIER.c.id < _O.c.id, _EARLIER.c.status == PENDING
+                _EARLIER.c.key == _O.c.key,
+                _EARLIER.c.id < _O.c.id,
+                _EARLIER.c.status == literal_column(f"'{PENDING}'"),
             ),
         )
         due = (
             select(_O.c.id)
             .where(
-                _O.c.status == PENDING,
+                _IS_PENDING,
                 _O.c.available_at <= now,
                 or_(_O.c.locked_until.is_(None), _O.c.locked_until <= now),
                 first_of_key,
@@ -95,12 +116,19 @@ class OutboxStore:
             return 0
         statement = (
             update(_O)
-            .where(_O.c.id.in_(ids), _O.c.locked_by == token)
+            .where(self._among(ids), _O.c.locked_by == token)
             .values(status=SENT, sent_at=self.clock.now(), locked_until=None, locked_by=None)
         )
         async with self.db.session() as session:
             result = await session.execute(statement)
         return int(getattr(result, "rowcount", 0))
+
+    def _among(self, ids: Sequence[int]) -> ColumnElement[bool]:
+        # PostgreSQL: one array parameter, so every batch size shares one prepared
+        # statement (``IN`` would prepare and plan a new one per distinct length).
+        if self.skip_locked:
+            return _O.c.id == any_(literal(list(ids), ARRAY(BigInteger())))
+        return _O.c.id.in_(ids)
 
     async def mark_failed(
         self, message: Message, token: str, error: str, *, retry_in: float | None
@@ -122,7 +150,7 @@ class OutboxStore:
         statement = (
             update(_O)
             .where(
-                _O.c.status == PENDING,
+                _IS_PENDING,
                 _O.c.attempts >= max_attempts,
                 _O.c.locked_until <= now,
             )
@@ -133,13 +161,11 @@ class OutboxStore:
         return int(getattr(result, "rowcount", 0))
 
     async def backlog(self) -> Backlog:
-        statement = select(
-            func.count().filter(_O.c.status == PENDING),
-            func.count().filter(_O.c.status == DEAD),
-            func.min(_O.c.created_at).filter(_O.c.status == PENDING),
-        ).where(or_(_O.c.status == PENDING, _O.c.status == DEAD))
+        pending_rows = select(func.count(), func.min(_O.c.created_at)).where(_IS_PENDING)
+        dead_rows = select(func.count()).select_from(_O).where(_IS_DEAD)
         async with self.db.session() as session:
-            pending, dead, oldest = (await session.execute(statement)).one()
+            pending, oldest = (await session.execute(pending_rows)).one()
+            dead = (await session.execute(dead_rows)).scalar_one()
         age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
         return Backlog(int(pending), int(dead), max(0.0, age))
 

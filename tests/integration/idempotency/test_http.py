@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from fastapi import APIRouter, Depends
 
+from bastion import ConfigurationError, create_app
 from bastion.core.db import utcnow
+from bastion.idempotency import Idempotent
 from bastion.outbox import InboxEntry
+from tests.conftest import make_settings
 from tests.integration.idempotency.conftest import LEASE, Backend
 
 pytestmark = pytest.mark.concurrency
@@ -82,6 +86,9 @@ async def test_stored_responses_expire(backend: Backend):
     first = await backend.client.post("/short", headers=key("k3"))
     assert (await backend.client.post("/short", headers=key("k3"))).content == first.content
     await backend.wait(1.2)
+    store = backend.client._transport.app.state.bastion.extensions["idempotency"].store  # type: ignore[attr-defined]
+    # The SQL and memory stores delete expired records; Redis has already dropped them.
+    assert await store.purge() == (0 if backend.name == "redis" else 1)
     after = await backend.client.post("/short", headers=key("k3"))
     assert "idempotent-replayed" not in after.headers
     assert after.json() == {"call": 2}
@@ -148,3 +155,14 @@ async def test_unusable_keys_are_400(backend: Backend, bad: str):
     assert response.status_code == 400
     assert response.json()["code"] == "idempotency.key_invalid"
     assert backend.calls["items"] == 0
+
+
+def test_a_route_without_the_route_class_stops_the_app(sqlite_url):
+    router = APIRouter()
+
+    @router.post("/orders", dependencies=[Depends(Idempotent())])
+    async def order() -> None:
+        return None
+
+    with pytest.raises(ConfigurationError, match="APIRouter\\(route_class=IdempotentRoute\\)"):
+        create_app(make_settings(sqlite_url), routers=[router])

@@ -173,3 +173,15 @@ async def test_purge_deletes_old_sent_messages(db: Database):
     clock.advance(seconds=3601)
     assert await relay.store.purge(3600) == (2, 0)
     assert await statuses(db) == {"pending": 1}
+
+
+async def test_a_relay_survives_an_unreachable_database():
+    db = Database("postgresql+asyncpg://postgres@127.0.0.1:9/nowhere", connect_timeout=1)
+    stop = asyncio.Event()
+    relay = Relay(db, {}, OutboxSettings(poll_seconds=0.05))
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.sleep(0.3)
+    assert not task.done()  # errors are logged and retried, not raised
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    await db.dispose()

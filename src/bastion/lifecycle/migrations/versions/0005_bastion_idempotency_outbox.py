@@ -20,6 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _PENDING = sa.text("status = 'pending'")
+_DEAD = sa.text("status = 'dead'")
 
 
 def upgrade() -> None:
@@ -62,9 +63,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_bastion_outbox_pending",
         "bastion_outbox",
-        ["available_at", "id"],
+        ["id"],
         postgresql_where=_PENDING,
         sqlite_where=_PENDING,
+    )
+    op.create_index(
+        "ix_bastion_outbox_dead",
+        "bastion_outbox",
+        ["id"],
+        postgresql_where=_DEAD,
+        sqlite_where=_DEAD,
     )
     op.create_index(
         "ix_bastion_outbox_pending_key",
