@@ -134,6 +134,8 @@ def test_db_workflow(database_url: str) -> None:
     assert "taskboard_0001" in upgraded.stdout
     assert "bastion_0006" in upgraded.stdout
     assert table_names(database_url) == {
+        "bastion_jobs",
+        "bastion_job_ticks",
         "bastion_maintenance",
         "bastion_seed_runs",
         "taskboard_projects",

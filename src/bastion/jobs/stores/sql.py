@@ -36,6 +36,7 @@ _CLAIMED = (
     JOBS.c.run_at,
     JOBS.c.enqueued_at,
 )
+_Ack = tuple[str, str, float, "asyncio.Future[bool]"]
 # How often a claimer also returns expired leases to the queue (seconds of `now`).
 RECOVERY_EVERY = 1.0
 
@@ -68,6 +69,8 @@ class SqlJobStore:
         self._next_recovery = 0.0
         self._wake = asyncio.Event()
         self._listener: Any = None
+        self._acks: list[_Ack] = []
+        self._senders: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
     async def _tx(self, *, durable: bool = True) -> AsyncIterator[AsyncConnection]:
@@ -164,9 +167,45 @@ class SqlJobStore:
         return [i for i in ids if i not in owned]
 
     async def ack(self, job_id: str, worker: str, *, now: float) -> bool:
-        return await self._change(
-            self._owned(job_id, worker).values(state="done", finished_at=now, lease_until=None)
-        )
+        # Acks of one event-loop turn (jobs that finished together) share one statement.
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        self._acks.append((job_id, worker, now, done))
+        if len(self._acks) == 1:
+            loop.call_soon(self._send_acks)
+        return await done
+
+    def _send_acks(self) -> None:
+        batch, self._acks = self._acks, []
+        sender = asyncio.get_running_loop().create_task(self._ack_batch(batch))
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
+
+    async def _ack_batch(self, batch: list[_Ack]) -> None:
+        owned: set[str] = set()
+        try:
+            async with self._tx(durable=False) as conn:
+                for worker in {w for _, w, _, _ in batch}:
+                    mine = [(job_id, now) for job_id, w, now, _ in batch if w == worker]
+                    acked = await conn.execute(
+                        update(JOBS)
+                        .where(
+                            JOBS.c.id.in_([job_id for job_id, _ in mine]),
+                            JOBS.c.state == "running",
+                            JOBS.c.worker == worker,
+                        )
+                        .values(state="done", finished_at=max(n for _, n in mine), lease_until=None)
+                        .returning(JOBS.c.id)
+                    )
+                    owned.update(acked.scalars())
+        except Exception as exc:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for job_id, _, _, future in batch:
+            if not future.done():  # the caller may have stopped waiting
+                future.set_result(job_id in owned)
 
     async def retry(self, job_id: str, worker: str, *, run_at: float, error: str) -> bool:
         return await self._change(
