@@ -142,13 +142,10 @@ async def delete_task(project_id: uuid.UUID, task_id: uuid.UUID, session: DbSess
 
 @router.post("/{project_id}/summary", status_code=status.HTTP_202_ACCEPTED, responses=_404)
 async def request_summary(project_id: uuid.UUID, session: DbSession, jobs: Jobs) -> dict[str, str]:
-    """Summarise the project in the background; the job is queued with this transaction."""
+    """Summarise the project in the background (one pending summary per project)."""
     await _project(session, project_id)
     job_id = await jobs.enqueue(
-        project_summary,
-        SummaryRequest(project_id=project_id),
-        dedupe_key=f"summary:{project_id}",
-        session=session,
+        project_summary, SummaryRequest(project_id=project_id), dedupe_key=f"summary:{project_id}"
     )
     return {"job_id": job_id}
 

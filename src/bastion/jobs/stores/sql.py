@@ -322,6 +322,7 @@ class SqlJobStore:
         await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
 
     async def close(self) -> None:
+        await asyncio.gather(*self._senders, return_exceptions=True)
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
