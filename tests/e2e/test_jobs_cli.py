@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from bastion import Database
 from bastion.jobs import JobQueue, SqlJobStore
 from tests.e2e.jobs_app import Work, jobs
-from tests.e2e.test_cli import BASTION, REPO_ROOT, assert_one_line_failure, bastion
+from tests.e2e.test_cli import assert_one_line_failure, bastion
 from tests.e2e.test_jobs_nothing_lost import Workers
 
 pytestmark = [pytest.mark.jobs, pytest.mark.cli]
@@ -80,14 +79,10 @@ def test_worker_serves_its_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
     env |= {"BASTION_APP": APP, "BASTION_ENV": "test", "BASTION_DATABASE_URL": url}
-    worker = subprocess.Popen(
-        [str(BASTION), "worker", "--metrics-port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
-    )
+    workers = Workers(env, tmp_path)
+    worker = workers.start("--metrics-port", str(port))
     try:
-        Workers.wait_started(worker)
+        workers.wait_started(worker)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             assert b"bastion_jobs_enqueued_total" in response.read()
     finally:
