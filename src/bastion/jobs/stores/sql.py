@@ -1,10 +1,11 @@
 """The SQL store: PostgreSQL (``FOR UPDATE SKIP LOCKED``, ``LISTEN/NOTIFY``) and SQLite.
 
-Each transition is one statement. On PostgreSQL the claim locks the rows it
-takes and skips rows other workers are taking; on SQLite the single writer
-serialises claims. Acks, retries and claims commit with
-``synchronous_commit = off``: a crash may forget one of them, which only
-re-runs a job — what at-least-once allows — while enqueues stay durable.
+Each transition is one statement (acks of jobs that finish together share
+one). On PostgreSQL the claim locks the rows it takes and skips rows other
+workers are taking; on SQLite the single writer serialises claims. Acks,
+retries and claims commit with ``synchronous_commit = off``: a crash may
+forget one of them, which only re-runs a job — what at-least-once allows —
+while enqueues stay durable.
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ class SqlJobStore:
         self._senders: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
-    async def _tx(self, *, durable: bool = True) -> AsyncIterator[AsyncConnection]:
+    async def _relaxed(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction whose commit does not wait for the disk (see the module's note)."""
         async with self.db.engine.begin() as conn:
-            if self.postgres and not durable:
+            if self.postgres:
                 await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield conn
 
@@ -114,7 +116,7 @@ class SqlJobStore:
     async def claim(
         self, queues: Sequence[str], worker: str, *, now: float, lease: float, limit: int
     ) -> list[ClaimedJob]:
-        async with self._tx(durable=False) as conn:
+        async with self._relaxed() as conn:
             if now >= self._next_recovery:
                 self._next_recovery = now + RECOVERY_EVERY
                 await conn.execute(
@@ -152,11 +154,11 @@ class SqlJobStore:
         )
 
     async def _change(self, statement: Any) -> bool:
-        async with self._tx(durable=False) as conn:
+        async with self._relaxed() as conn:
             return bool((await conn.execute(statement)).rowcount)
 
     async def extend(self, ids: Sequence[str], worker: str, *, until: float) -> list[str]:
-        async with self._tx(durable=False) as conn:
+        async with self._relaxed() as conn:
             kept = await conn.execute(
                 update(JOBS)
                 .where(JOBS.c.id.in_(ids), JOBS.c.state == "running", JOBS.c.worker == worker)
@@ -184,7 +186,7 @@ class SqlJobStore:
     async def _ack_batch(self, batch: list[_Ack]) -> None:
         owned: set[str] = set()
         try:
-            async with self._tx(durable=False) as conn:
+            async with self._relaxed() as conn:
                 for worker in {w for _, w, _, _ in batch}:
                     mine = [(job_id, now) for job_id, w, now, _ in batch if w == worker]
                     acked = await conn.execute(
