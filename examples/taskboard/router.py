@@ -245,13 +245,12 @@ async def delete_task(
 async def request_summary(
     project_id: uuid.UUID, session: DbSession, jobs: Jobs, org: CurrentOrg
 ) -> dict[str, str]:
-    """Summarise the project in the background; the job is queued with this transaction."""
+    """Summarise the project in the background (one pending summary per project)."""
     await _project(session, project_id)
     job_id = await jobs.enqueue(
         project_summary,
         SummaryRequest(tenant_id=org.org_id, project_id=project_id),
         dedupe_key=f"summary:{project_id}",
-        session=session,
     )
     return {"job_id": job_id}
 

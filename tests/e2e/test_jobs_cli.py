@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ from bastion import Database
 from bastion.jobs import JobQueue, SqlJobStore
 from tests.e2e.jobs_app import Work, jobs
 from tests.e2e.test_cli import assert_one_line_failure, bastion
+from tests.e2e.test_jobs_nothing_lost import Workers
 
 pytestmark = [pytest.mark.jobs, pytest.mark.cli]
 APP = "tests.e2e.jobs_app:app"
@@ -64,3 +69,22 @@ def test_worker_dead_letters_and_cron_commands(tmp_path: Path) -> None:
     scheduled = cli("jobs", "run-scheduled", "nightly")
     assert scheduled.stdout.startswith("enqueued nightly: ")
     assert "No cron schedule" in assert_one_line_failure(cli("jobs", "run-scheduled", "nope"))
+
+
+def test_worker_serves_its_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    assert bastion("db", "upgrade", database_url=url, BASTION_APP=APP).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
+    env |= {"BASTION_APP": APP, "BASTION_ENV": "test", "BASTION_DATABASE_URL": url}
+    workers = Workers(env, tmp_path)
+    worker = workers.start("--metrics-port", str(port))
+    try:
+        workers.wait_started(worker)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            assert b"bastion_jobs_enqueued_total" in response.read()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0

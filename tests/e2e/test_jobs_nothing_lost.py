@@ -38,29 +38,37 @@ T = TypeVar("T")
 
 
 class Workers:
-    def __init__(self, env: dict[str, str]) -> None:
+    """``bastion worker`` processes; each one's log goes to a file (a pipe nobody
+    reads would fill up and block it)."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = env
+        self.logs = logs
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [str(BASTION), "worker", "--concurrency", str(CONCURRENCY)],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+    def log(self, process: subprocess.Popen[bytes]) -> Path:
+        return self.logs / f"worker-{self.processes.index(process)}.log"
+
+    def start(self, *options: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"worker-{len(self.processes)}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [str(BASTION), "worker", "--concurrency", str(CONCURRENCY), *options],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         self.processes.append(process)
         return process
 
-    @staticmethod
-    def wait_started(process: subprocess.Popen[bytes]) -> None:
+    def wait_started(self, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
         """Until the worker logs that it runs (it has its signal handlers by then)."""
-        assert process.stderr is not None
-        for line in iter(process.stderr.readline, b""):
-            if b"jobs.worker_started" in line:
-                return
-        raise AssertionError(f"worker exited with {process.wait()} before starting")
+        log = self.log(process)
+        deadline = time.monotonic() + timeout
+        while b"jobs.worker_started" not in log.read_bytes():
+            assert process.poll() is None, f"worker exited: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"worker not started: {log.read_text()[-2000:]}"
+            time.sleep(0.05)
 
     def stop_all(self) -> list[int]:
         live = [p for p in self.processes if p.poll() is None]
@@ -101,13 +109,14 @@ async def _enqueue_all(queue: JobQueue) -> list[str]:
 
 def _run(
     env: dict[str, str],
+    logs: Path,
     redis_url: str,
     prefix: str,
     queue_ids: list[str],
     unfinished: Callable[[], int],
 ) -> None:
     redis = Redis.from_url(redis_url)
-    workers = Workers(env)
+    workers = Workers(env, logs)
     for _ in range(3):
         workers.start()
     victim = workers.processes[0]
@@ -127,9 +136,7 @@ def _run(
         time.sleep(0.2)
         left = unfinished()
     codes = workers.stop_all()
-    assert codes == [0, 0, 0], [
-        p.stderr.read().decode()[-2000:] for p in workers.processes if p.stderr
-    ]
+    assert codes == [0, 0, 0], [workers.log(p).read_text()[-2000:] for p in workers.processes]
 
     starts = [m.decode().rsplit(":", 1) for m in redis.lrange(prefix + "test:starts", 0, -1)]
     runs = Counter(job_id for job_id, _ in starts)
@@ -154,7 +161,9 @@ async def _all_done(queue: JobQueue, ids: list[str]) -> None:
     assert all(row.queued == row.running == row.dead == 0 for row in stats)
 
 
-def test_nothing_lost_on_redis(workers_env: dict[str, str], redis_url: str, redis_prefix: str):
+def test_nothing_lost_on_redis(
+    workers_env: dict[str, str], redis_url: str, redis_prefix: str, tmp_path: Path
+):
     async def on_queue(action: Callable[[JobQueue], Awaitable[T]]) -> T:
         client = open_redis(redis_url)
         try:
@@ -163,13 +172,24 @@ def test_nothing_lost_on_redis(workers_env: dict[str, str], redis_url: str, redi
             await client.aclose()
 
     ids = asyncio.run(on_queue(_enqueue_all))
-    _run(workers_env, redis_url, redis_prefix, ids, lambda: asyncio.run(on_queue(_unfinished)))
+    _run(
+        workers_env,
+        tmp_path,
+        redis_url,
+        redis_prefix,
+        ids,
+        lambda: asyncio.run(on_queue(_unfinished)),
+    )
     asyncio.run(on_queue(lambda queue: _all_done(queue, ids)))
 
 
 @pytest.mark.postgres
 def test_nothing_lost_on_postgres(
-    workers_env: dict[str, str], redis_url: str, redis_prefix: str, postgres_url: str
+    workers_env: dict[str, str],
+    redis_url: str,
+    redis_prefix: str,
+    postgres_url: str,
+    tmp_path: Path,
 ):
     env = workers_env | {"BASTION_DATABASE_URL": postgres_url, "BASTION_JOBS__BACKEND": "sql"}
     settings = BastionSettings(env="test", database_url=postgres_url)
@@ -188,5 +208,5 @@ def test_nothing_lost_on_postgres(
 
     asyncio.run(migrate())
     ids = asyncio.run(on_queue(_enqueue_all))
-    _run(env, redis_url, redis_prefix, ids, lambda: asyncio.run(on_queue(_unfinished)))
+    _run(env, tmp_path, redis_url, redis_prefix, ids, lambda: asyncio.run(on_queue(_unfinished)))
     asyncio.run(on_queue(lambda queue: _all_done(queue, ids)))

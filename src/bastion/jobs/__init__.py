@@ -6,6 +6,7 @@ See ``docs/jobs.md``.
 from bastion.jobs.backoff import Backoff, exponential
 from bastion.jobs.deps import Jobs
 from bastion.jobs.errors import JobNotFound, JobsError, UnknownTask
+from bastion.jobs.install import jobs_of
 from bastion.jobs.registry import CronSchedule, Empty, JobsRegistry, Task
 from bastion.jobs.scheduler import Scheduler
 from bastion.jobs.service import JobQueue
@@ -36,4 +37,5 @@ __all__ = [
     "Worker",
     "WorkerOptions",
     "exponential",
+    "jobs_of",
 ]

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from bastion.core.cli import fail, run_async
+from bastion.core.cli import fail, run, run_async
 from bastion.jobs.install import JobsRuntime
 from bastion.jobs.service import JobQueue
 from bastion.jobs.store import JobInfo
@@ -70,11 +70,20 @@ def worker(
         bool, typer.Option("--with-scheduler", help="Also run the cron scheduler.")
     ] = False,
     burst: Annotated[bool, typer.Option(help="Exit once no job is due.")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's Prometheus metrics on this port.")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface for --metrics-port.")] = "127.0.0.1",
 ) -> None:
     """Run jobs until SIGTERM/SIGINT; running jobs get the grace period, then go back."""
     app = ctx.obj.require_app()
     runtime = _runtime(app)
     chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        registry = app.state.bastion.extensions["metrics"].registry
+        run(lambda: start_http_server(metrics_port, metrics_host, registry=registry))
 
     async def work() -> None:
         async with _serving(app) as stop:

@@ -120,6 +120,13 @@ class JobsRuntime:
             yield
 
 
+def jobs_of(state: BastionState) -> JobQueue:
+    """The app's queue; a feature's install function registers its built-in jobs on
+    ``jobs_of(state).registry`` (after ``install_jobs``, before the lifespan starts)."""
+    queue: JobQueue = state.extensions["jobs"]
+    return queue
+
+
 def install_jobs(
     settings: JobsSettings, state: BastionState, metrics: Metrics, registry: JobsRegistry | None
 ) -> JobsRuntime:

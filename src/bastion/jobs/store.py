@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from bastion.core.errors import ConfigurationError
+
 JobState = Literal["queued", "running", "done", "dead"]
 TickClaim = Literal["first", "claimed", "taken"]
 STATES: tuple[JobState, ...] = ("queued", "running", "done", "dead")
@@ -71,6 +73,14 @@ class JobInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def refuse_session(session: Any) -> None:
+    """Stores outside the database cannot join its transaction: say so, never ignore it."""
+    if session is not None:
+        raise ConfigurationError(
+            "enqueue(session=...) joins a SQL transaction: it needs BASTION_JOBS__BACKEND=sql"
+        )
 
 
 STAT_COLUMNS = ("queued", "scheduled", "running", "dead")

@@ -9,8 +9,9 @@ import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from bastion import BastionError, DbSession, bastion_state, create_app
-from bastion.jobs import JobContext, JobQueue, Jobs, JobsRegistry
+from bastion import BastionError, Database, DbSession, bastion_state, create_app
+from bastion.jobs import JobContext, JobQueue, Jobs, JobsRegistry, SqlJobStore
+from bastion.lifecycle import migrations
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.jobs
@@ -26,6 +27,11 @@ class Greeting(BaseModel):
 @registry.task()
 async def greet(payload: Greeting, context: JobContext) -> None:
     done.append((payload.name, context.attempt))
+
+
+@registry.task()
+async def linger(payload: Greeting) -> None:
+    await asyncio.sleep(60)
 
 
 class Refused(BastionError):
@@ -116,16 +122,22 @@ async def test_app_registry_holds_builtin_cleanup_and_schedule_file(
     assert bastion_state(app).extensions["jobs_runtime"].embedded is False  # env=test
 
 
-async def test_embedded_worker_stops_with_the_app_and_releases_nothing_finished(
-    sqlite_url: str, client_for
-) -> None:
+async def test_embedded_worker_releases_a_job_still_running_at_shutdown(sqlite_url: str) -> None:
     settings = make_settings(
         sqlite_url,
-        jobs={"backend": "memory", "embedded_worker": True, "poll_seconds": 0.05},
+        jobs={"embedded_worker": True, "poll_seconds": 0.05, "grace_seconds": 0.1},
     )
-    app = create_app(settings, routers=[router], jobs=registry)
-    client = await client_for(app)
-    done.clear()
-    job_id = (await client.post("/greet/grace")).json()["job_id"]
-    await wait_done(client, job_id)
-    assert done == [("grace", 1)]
+    app = create_app(settings, jobs=registry)
+    state = bastion_state(app)
+    await migrations.upgrade(state.db, ())
+    queue: JobQueue = state.extensions["jobs"]
+    async with app.router.lifespan_context(app):
+        job_id = await queue.enqueue(linger, Greeting(name="slow"))
+        while (await queue.get(job_id)).state != "running":
+            await asyncio.sleep(0.02)
+    database = Database(sqlite_url)  # the app's engine is disposed by now
+    try:
+        released = await JobQueue(SqlJobStore(database), registry).get(job_id)
+    finally:
+        await database.dispose()
+    assert (released.state, released.attempts, released.worker) == ("queued", 0, None)

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel
 
-from bastion import ManualClock
+from bastion import ConfigurationError, ManualClock
 from bastion.jobs import (
     Empty,
     JobNotFound,
@@ -20,6 +20,7 @@ from bastion.jobs import (
     JobsRegistry,
     JobStore,
     Scheduler,
+    SqlJobStore,
     Worker,
     WorkerOptions,
     exponential,
@@ -207,6 +208,23 @@ async def test_dedupe_while_queued_or_running(
     fresh = await queue.enqueue("note", Note(text="d"), dedupe_key="k")
     assert fresh != first
     assert await queue.enqueue("note", Note(text="e"), dedupe_key="other") != fresh
+
+
+async def test_transactional_enqueue(queue: JobQueue, store: JobStore) -> None:
+    """SQL: the job exists only if the caller's transaction commits; elsewhere, refused."""
+    if not isinstance(store, SqlJobStore):
+        with pytest.raises(ConfigurationError, match="BACKEND=sql"):
+            await queue.enqueue("note", Note(text="x"), session=object())
+        return
+    async with store.db.sessionmaker() as session:
+        rolled_back = await queue.enqueue("note", Note(text="no"), session=session)
+        await session.rollback()
+    async with store.db.sessionmaker() as session:
+        committed = await queue.enqueue("note", Note(text="yes"), session=session)
+        await session.commit()
+    with pytest.raises(JobNotFound):
+        await queue.get(rolled_back)
+    assert (await queue.get(committed)).state == "queued"
 
 
 async def test_concurrent_dedupe_stores_one_job(new_store: StoreFactory, registry, clock) -> None:

@@ -12,7 +12,15 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from bastion.jobs.store import STAT_COLUMNS, ClaimedJob, JobInfo, NewJob, QueueStats, TickClaim
+from bastion.jobs.store import (
+    STAT_COLUMNS,
+    ClaimedJob,
+    JobInfo,
+    NewJob,
+    QueueStats,
+    TickClaim,
+    refuse_session,
+)
 
 _LIVE = ("queued", "running")
 
@@ -26,6 +34,7 @@ class MemoryJobStore:
         self._wake = asyncio.Event()
 
     async def enqueue(self, job: NewJob, *, session: Any = None) -> str:
+        refuse_session(session)
         if job.dedupe_key is not None:
             holder = self._dedupe.get(job.dedupe_key)
             if holder is not None and self._jobs[holder].state in _LIVE:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from bastion.core.redis import ScriptBatcher
-from bastion.jobs.store import ClaimedJob, JobInfo, NewJob, QueueStats, TickClaim
+from bastion.jobs.store import ClaimedJob, JobInfo, NewJob, QueueStats, TickClaim, refuse_session
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -71,6 +71,7 @@ class RedisJobStore:
         return await self._scripts.call(script, [self.prefix], list(args))
 
     async def enqueue(self, job: NewJob, *, session: Any = None) -> str:
+        refuse_session(session)
         stored = await self._run(
             "enqueue",
             job.id,

@@ -1,10 +1,11 @@
 """The SQL store: PostgreSQL (``FOR UPDATE SKIP LOCKED``, ``LISTEN/NOTIFY``) and SQLite.
 
-Each transition is one statement. On PostgreSQL the claim locks the rows it
-takes and skips rows other workers are taking; on SQLite the single writer
-serialises claims. Acks, retries and claims commit with
-``synchronous_commit = off``: a crash may forget one of them, which only
-re-runs a job — what at-least-once allows — while enqueues stay durable.
+Each transition is one statement (acks of jobs that finish together share
+one). On PostgreSQL the claim locks the rows it takes and skips rows other
+workers are taking; on SQLite the single writer serialises claims. Acks,
+retries and claims commit with ``synchronous_commit = off``: a crash may
+forget one of them, which only re-runs a job — what at-least-once allows —
+while enqueues stay durable.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _CLAIMED = (
     JOBS.c.run_at,
     JOBS.c.enqueued_at,
 )
+_Ack = tuple[str, str, float, "asyncio.Future[bool]"]
 # How often a claimer also returns expired leases to the queue (seconds of `now`).
 RECOVERY_EVERY = 1.0
 
@@ -68,11 +70,14 @@ class SqlJobStore:
         self._next_recovery = 0.0
         self._wake = asyncio.Event()
         self._listener: Any = None
+        self._acks: list[_Ack] = []
+        self._senders: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
-    async def _tx(self, *, durable: bool = True) -> AsyncIterator[AsyncConnection]:
+    async def _relaxed(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction whose commit does not wait for the disk (see the module's note)."""
         async with self.db.engine.begin() as conn:
-            if self.postgres and not durable:
+            if self.postgres:
                 await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield conn
 
@@ -111,7 +116,7 @@ class SqlJobStore:
     async def claim(
         self, queues: Sequence[str], worker: str, *, now: float, lease: float, limit: int
     ) -> list[ClaimedJob]:
-        async with self._tx(durable=False) as conn:
+        async with self._relaxed() as conn:
             if now >= self._next_recovery:
                 self._next_recovery = now + RECOVERY_EVERY
                 await conn.execute(
@@ -149,11 +154,11 @@ class SqlJobStore:
         )
 
     async def _change(self, statement: Any) -> bool:
-        async with self._tx(durable=False) as conn:
+        async with self._relaxed() as conn:
             return bool((await conn.execute(statement)).rowcount)
 
     async def extend(self, ids: Sequence[str], worker: str, *, until: float) -> list[str]:
-        async with self._tx(durable=False) as conn:
+        async with self._relaxed() as conn:
             kept = await conn.execute(
                 update(JOBS)
                 .where(JOBS.c.id.in_(ids), JOBS.c.state == "running", JOBS.c.worker == worker)
@@ -164,9 +169,45 @@ class SqlJobStore:
         return [i for i in ids if i not in owned]
 
     async def ack(self, job_id: str, worker: str, *, now: float) -> bool:
-        return await self._change(
-            self._owned(job_id, worker).values(state="done", finished_at=now, lease_until=None)
-        )
+        # Acks of one event-loop turn (jobs that finished together) share one statement.
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        self._acks.append((job_id, worker, now, done))
+        if len(self._acks) == 1:
+            loop.call_soon(self._send_acks)
+        return await done
+
+    def _send_acks(self) -> None:
+        batch, self._acks = self._acks, []
+        sender = asyncio.get_running_loop().create_task(self._ack_batch(batch))
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
+
+    async def _ack_batch(self, batch: list[_Ack]) -> None:
+        owned: set[str] = set()
+        try:
+            async with self._relaxed() as conn:
+                for worker in {w for _, w, _, _ in batch}:
+                    mine = [(job_id, now) for job_id, w, now, _ in batch if w == worker]
+                    acked = await conn.execute(
+                        update(JOBS)
+                        .where(
+                            JOBS.c.id.in_([job_id for job_id, _ in mine]),
+                            JOBS.c.state == "running",
+                            JOBS.c.worker == worker,
+                        )
+                        .values(state="done", finished_at=max(n for _, n in mine), lease_until=None)
+                        .returning(JOBS.c.id)
+                    )
+                    owned.update(acked.scalars())
+        except Exception as exc:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for job_id, _, _, future in batch:
+            if not future.done():  # the caller may have stopped waiting
+                future.set_result(job_id in owned)
 
     async def retry(self, job_id: str, worker: str, *, run_at: float, error: str) -> bool:
         return await self._change(
@@ -283,6 +324,7 @@ class SqlJobStore:
         await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
 
     async def close(self) -> None:
+        await asyncio.gather(*self._senders, return_exceptions=True)
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
