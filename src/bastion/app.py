@@ -177,9 +177,11 @@ def create_app(
     maintenance = state.extensions["maintenance"] = MaintenanceWatch(
         state.db, settings.maintenance.poll_seconds
     )
-    install_idempotency(app, state, settings.idempotency)
-    relay = install_outbox(state, settings.outbox, outbox_handlers or {}, metrics)
     job_runtime = install_jobs(settings.jobs, state, metrics, jobs)
+    install_idempotency(app, state, settings.idempotency, job_runtime.queue.registry)
+    relay = install_outbox(
+        state, settings.outbox, outbox_handlers or {}, metrics, job_runtime.queue.registry
+    )
     if docs:
         install_docs(app)
     if settings.auth.enabled:

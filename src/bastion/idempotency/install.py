@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import structlog
 from fastapi import FastAPI
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.routing import BaseRoute
@@ -21,6 +22,10 @@ from bastion.idempotency.stores import (
     RedisIdempotencyStore,
     SqlIdempotencyStore,
 )
+from bastion.jobs import JobContext, JobsRegistry
+from bastion.jobs.registry import Empty
+
+log = structlog.get_logger("bastion.idempotency")
 
 
 def build_store(settings: IdempotencySettings, state: BastionState) -> IdempotencyStore:
@@ -33,11 +38,19 @@ def build_store(settings: IdempotencySettings, state: BastionState) -> Idempoten
     return RedisIdempotencyStore(state.redis, prefix=settings.key_prefix)
 
 
-def install_idempotency(app: FastAPI, state: BastionState, settings: IdempotencySettings) -> None:
-    """Build the service into ``state.extensions["idempotency"]``; answer stale writes 409."""
-    state.extensions["idempotency"] = Idempotency(build_store(settings, state), settings)
+def install_idempotency(
+    app: FastAPI, state: BastionState, settings: IdempotencySettings, jobs: JobsRegistry
+) -> None:
+    """Build the service into ``state.extensions["idempotency"]``; answer stale writes
+    409; purge expired keys every hour (the built-in job ``bastion.idempotency.purge``)."""
+    service = state.extensions["idempotency"] = Idempotency(build_store(settings, state), settings)
     type_base = state.settings.problem_type_base
     app.add_exception_handler(StaleDataError, partial(on_stale_data, type_base=type_base))
+
+    async def purge(_payload: Empty, _context: JobContext) -> None:
+        log.info("idempotency.purged", deleted=await service.store.purge())
+
+    jobs.builtin_cron("bastion.idempotency.purge", "41 * * * *", purge, retries=2)
 
 
 def check_idempotent_routes(routes: list[BaseRoute]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bastion.core.errors import ConfigurationError
 from bastion.core.state import BastionState, bastion_state
+from bastion.jobs import JobContext, JobsRegistry
 from bastion.ops.metrics import Metrics
 from bastion.outbox.relay import Handler, Relay
 from bastion.outbox.settings import OutboxSettings
@@ -19,10 +20,19 @@ def install_outbox(
     settings: OutboxSettings,
     handlers: Mapping[str, Handler],
     metrics: Metrics,
+    jobs: JobsRegistry,
 ) -> Relay:
+    """The app's relay; when there are handlers, every job worker (the embedded one
+    in development, ``bastion worker`` in production) runs it beside its jobs."""
     relay = state.extensions["outbox"] = Relay(
         state.db, handlers, settings, clock=state.clock, metrics=metrics
     )
+    if handlers:
+
+        async def relay_beside_worker(_context: JobContext) -> None:
+            await relay.run(asyncio.Event())  # until the worker cancels it
+
+        jobs.companion("bastion.outbox.relay", relay_beside_worker)
     return relay
 
 
