@@ -1,8 +1,8 @@
 """structlog set-up: console lines in development, JSON lines in production.
 
 The standard library's loggers (uvicorn, SQLAlchemy, alembic) go through the same
-renderer, and every line carries the bound context (request id, later principal
-and tenant).
+renderer, and every line carries the request's context: request id, trace and
+span ids, the caller (``principal``) and the tenant.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from bastion.core.context import request_id_var, trace_ids_var
+from bastion.core.context import principal_var, request_id_var, tenant_id_var, trace_ids_var
 
 
 def _add_request_context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -25,6 +25,12 @@ def _add_request_context(_logger: Any, _method: str, event: dict[str, Any]) -> d
     if trace_ids is not None:
         event.setdefault("trace_id", trace_ids[0])
         event.setdefault("span_id", trace_ids[1])
+    principal = principal_var.get()
+    if principal is not None:
+        event.setdefault("principal", getattr(principal, "subject", str(principal)))
+    tenant = tenant_id_var.get()
+    if tenant is not None:
+        event.setdefault("tenant", str(tenant))
     return event
 
 
