@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from examples.taskboard.app import build
-from tests.conftest import make_settings
+from tests.conftest import FAST_HASHING, make_settings
 from tests.e2e.test_cli import BASTION, REPO_ROOT, bastion
+from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.cli, pytest.mark.concurrency]
 
@@ -30,8 +31,9 @@ def pending(url: str) -> int:
 
 async def test_relay_status_and_purge_commands(sqlite_url, client_for):
     assert bastion("db", "upgrade", database_url=sqlite_url).returncode == 0
-    app = build(make_settings(sqlite_url, idempotency={"ttl_seconds": 0.5}))
+    app = build(make_settings(sqlite_url, idempotency={"ttl_seconds": 0.5}, **FAST_HASHING))
     client = await client_for(app, migrate=False)
+    await sign_in_to_new_org(client)
     project = (await client.post("/projects", json={"name": "cli"})).json()["id"]
     for title in ("a", "b"):
         key = {"Idempotency-Key": title}
@@ -61,7 +63,8 @@ async def test_relay_status_and_purge_commands(sqlite_url, client_for):
 
 async def test_relay_runs_until_sigterm(sqlite_url, client_for):
     assert bastion("db", "upgrade", database_url=sqlite_url).returncode == 0
-    client = await client_for(build(make_settings(sqlite_url)), migrate=False)
+    client = await client_for(build(make_settings(sqlite_url, **FAST_HASHING)), migrate=False)
+    await sign_in_to_new_org(client)
     project = (await client.post("/projects", json={"name": "cli"})).json()["id"]
     await client.post(f"/projects/{project}/tasks", json={"title": "t"})
     relay = subprocess.Popen(

@@ -160,8 +160,11 @@ async def test_task_created_events_reach_their_handler(client):
 
 
 async def test_a_relay_can_run_inside_the_app(client_for, sqlite_url):
-    settings = make_settings(sqlite_url, outbox={"relay_in_app": True, "poll_seconds": 0.05})
+    settings = make_settings(
+        sqlite_url, outbox={"relay_in_app": True, "poll_seconds": 0.05}, **FAST_HASHING
+    )
     client = await client_for(build(settings))
+    await sign_in_to_new_org(client)
     project = (await client.post("/projects", json={"name": "Apollo"})).json()["id"]
     await client.post(f"/projects/{project}/tasks", json={"title": "t"})
     for _ in range(100):
