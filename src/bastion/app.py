@@ -126,6 +126,8 @@ def create_app(
     @asynccontextmanager
     async def bastion_lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("app.starting", env=settings.env, database=state.db.dialect)
+        # Again at start-up, for routers included after create_app returned.
+        check_routes(info.route for info in flat_routes(app.router.routes))
         # Everything imported and built so far lives as long as the process: move it
         # out of the collector's sight, so that full collections stay cheap.
         gc.collect()

@@ -103,3 +103,28 @@ async def test_cli_verify_names_the_broken_event(sqlite_orgs, sqlite_url, monkey
     assert str(victim.id) in broken.output and "seq 1" in broken.output
     bad = await asyncio.to_thread(runner.invoke, cli, ["audit", "verify", "--org", "nope"])
     assert bad.exit_code == 1
+
+
+async def test_log_sink_writes_each_event(client_for, sqlite_url, clock):
+    from structlog.testing import capture_logs
+
+    from tests.integration.orgs.conftest import build_orgs
+
+    orgs = await build_orgs(client_for, sqlite_url, clock, audit={"log_sink": True})
+    ada = await orgs.user("ada@example.com")
+    with capture_logs() as logs:
+        org = await orgs.org(ada)
+    [line] = [entry for entry in logs if entry["event"] == "audit.event"]
+    assert line["action"] == "org.created" and line["org_id"] == org and line["seq"] == 1
+
+
+def test_permissions_list_shows_the_apps_permissions_and_their_roles():
+    result = CliRunner().invoke(
+        cli, ["--app", "examples.taskboard.app:app", "permissions", "list"], env={}
+    )
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "owner, admin, member" in rows["project:write"]
+    assert "viewer" not in rows["project:write"]
+    assert "owner, admin, member, viewer" in rows["task:read"]
+    assert "owner, admin" in rows["audit:read"] and "member" not in rows["audit:read"]

@@ -83,6 +83,19 @@ def test_undeclared_permission_stops_the_app_at_start(sqlite_url):
         create_app(make_settings(sqlite_url), routers=[roles])
 
 
+async def test_routers_included_later_are_checked_at_start_up(sqlite_url):
+    app = create_app(make_settings(sqlite_url))
+    late = APIRouter()
+
+    @late.get("/z", dependencies=[Depends(require_permissions("nobody:declared"))])
+    async def undeclared() -> None: ...
+
+    app.include_router(late)
+    with pytest.raises(ConfigurationError, match="nobody:declared"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
 def test_permission_patterns_and_role_extension():
     assert grants({"*"}, "a:b") and grants({"a:*"}, "a:b") and not grants({"a:*"}, "ab:c")
     assert not role_grants("viewer", "probe_report:write")

@@ -15,10 +15,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import structlog
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, Table, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.core.clock import Clock, SystemClock
@@ -32,7 +32,25 @@ from bastion.security.canonical import canonical_json
 
 log = structlog.get_logger("bastion.audit")
 VERIFY_BATCH = 1000
-_EVENT_COLUMNS = tuple(AuditEvent.__table__.columns)
+# Statements built once, with parameters: building them per append costs more than
+# the round trips they make.
+_EVENTS = cast(Table, AuditEvent.__table__)
+_HEADS = cast(Table, AuditChainHead.__table__)
+_INSERT = _EVENTS.insert()
+_MOVE_HEAD = (
+    _HEADS.update()
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
+# PostgreSQL: the head moves in a CTE of the event's INSERT, one round trip.
+_COLUMNS = [column.key for column in _EVENTS.columns]
+# (The column names come from the table's definition, never from input.)
+_INSERT_MOVING_HEAD = text(
+    "WITH moved_head AS (UPDATE bastion_audit_chains SET seq = :head_seq, hash = :head_hash"  # noqa: S608
+    " WHERE chain = :head_chain)"
+    f" INSERT INTO bastion_audit_events ({', '.join(_COLUMNS)})"
+    f" VALUES ({', '.join(':' + key for key in _COLUMNS)})"
+).bindparams(*(bindparam(column.key, type_=column.type) for column in _EVENTS.columns))
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,7 @@ class AuditLog:
         self.db = db
         self.clock = clock or SystemClock()
         self.sinks = tuple(sinks)
+        self._turn: Any = None
 
     async def append(self, session: AsyncSession, record: AuditRecord) -> AuditEvent:
         """Add ``record`` to its chain in ``session``'s transaction."""
@@ -104,18 +123,13 @@ class AuditLog:
             prev_hash=prev_hash,
         )
         event.hash = event_hash(event)
-        row = {column.key: getattr(event, column.key) for column in _EVENT_COLUMNS}
-        move_head = (
-            update(AuditChainHead)
-            .where(AuditChainHead.chain == chain)
-            .values(seq=event.seq, hash=event.hash)
-        )
+        row = {key: getattr(event, key) for key in _COLUMNS}
+        head = {"head_chain": chain, "head_seq": event.seq, "head_hash": event.hash}
         if self.db.dialect == "postgresql":
-            # One round trip: the head moves in a CTE of the event's INSERT.
-            await session.execute(insert(AuditEvent).values(row).add_cte(move_head.cte()))
+            await session.execute(_INSERT_MOVING_HEAD, row | head)
         else:
-            await session.execute(move_head)
-            await session.execute(insert(AuditEvent).values(row))
+            await session.execute(_MOVE_HEAD, head)
+            await session.execute(_INSERT, row)
         for sink in self.sinks:
             sink.emit(event)
         return event
@@ -127,13 +141,15 @@ class AuditLog:
             return await self.append(session, record)
 
     async def _take_turn(self, session: AsyncSession, chain: str) -> tuple[int, str]:
-        upsert = insert_for(self.db.dialect)(AuditChainHead).values(
-            chain=chain, seq=0, hash=GENESIS
-        )
-        statement = upsert.on_conflict_do_update(
-            index_elements=[AuditChainHead.chain], set_={"seq": AuditChainHead.seq}
-        ).returning(AuditChainHead.seq, AuditChainHead.hash)
-        seq, head = (await session.execute(statement)).one()
+        statement = self._turn
+        if statement is None:
+            upsert = insert_for(self.db.dialect)(_HEADS).values(
+                chain=bindparam("chain"), seq=0, hash=GENESIS
+            )
+            statement = self._turn = upsert.on_conflict_do_update(
+                index_elements=[_HEADS.c.chain], set_={"seq": _HEADS.c.seq}
+            ).returning(_HEADS.c.seq, _HEADS.c.hash)
+        seq, head = (await session.execute(statement, {"chain": chain})).one()
         return int(seq), str(head)
 
     def events(
