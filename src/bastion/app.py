@@ -28,7 +28,7 @@ from bastion.core.middleware import (
 )
 from bastion.core.problems import document_problems, install_problem_handlers
 from bastion.core.redis import open_redis
-from bastion.core.routes import RouteIndex
+from bastion.core.routes import RouteIndex, flat_routes
 from bastion.core.state import BastionState, Seeder
 from bastion.docs.router import DOCS_PAGES, install_docs
 from bastion.idempotency.install import check_idempotent_routes, install_idempotency
@@ -127,7 +127,7 @@ def create_app(
     async def bastion_lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("app.starting", env=settings.env, database=state.db.dialect)
         # Again at start-up, for routers included after create_app returned.
-        check_routes(info.route for info in flat_routes(app.router.routes))
+        check_route_permissions(info.route for info in flat_routes(app.router.routes))
         # Everything imported and built so far lives as long as the process: move it
         # out of the collector's sight, so that full collections stay cheap.
         gc.collect()
