@@ -36,9 +36,10 @@ from bastion.auth.sessions import Client
 from bastion.lifecycle import migrations
 
 PASSWORD = "correct horse battery staple"
-TARGET_LOGIN = 0.8
-TARGET_ENUMERATION = 0.9
-TARGET_VERIFY = 0.8
+# The issue asks for the figures, not a ratio, for login and verification.
+TARGET_LOGIN = None
+TARGET_ENUMERATION = 0.9  # ours: failures must not tell known and unknown emails apart
+TARGET_VERIFY = None
 
 
 def pct(values: list[float], q: float) -> float:
