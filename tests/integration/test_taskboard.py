@@ -159,10 +159,16 @@ async def test_task_created_events_reach_their_handler(client):
     assert 'bastion_outbox_messages_total{outcome="sent",topic="task.created"} 3.0' in metrics
 
 
-async def test_a_relay_can_run_inside_the_app(client_for, sqlite_url):
-    settings = make_settings(
-        sqlite_url, outbox={"relay_in_app": True, "poll_seconds": 0.05}, **FAST_HASHING
-    )
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"outbox": {"relay_in_app": True, "poll_seconds": 0.05}},
+        {"outbox": {"poll_seconds": 0.05}, "jobs": {"embedded_worker": True}},
+    ],
+    ids=["relay-in-app", "beside-the-embedded-worker"],
+)
+async def test_a_relay_runs_inside_the_app(client_for, sqlite_url, where):
+    settings = make_settings(sqlite_url, **where, **FAST_HASHING)
     client = await client_for(build(settings))
     await sign_in_to_new_org(client)
     project = (await client.post("/projects", json={"name": "Apollo"})).json()["id"]
