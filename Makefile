@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 1
-export BASTION_APP ?= examples.taskboard.app:app
-export BASTION_DATABASE_URL ?= sqlite+aiosqlite:///./taskboard.db
+# The reference app's settings, for `make run` only: tests build their own.
+run: export BASTION_APP ?= examples.taskboard.app:app
+run: export BASTION_DATABASE_URL ?= sqlite+aiosqlite:///./taskboard.db
 # `make run` runs jobs and cron inside the API process; production runs `bastion worker`.
-export BASTION_JOBS__EMBEDDED_WORKER ?= true
+run: export BASTION_JOBS__EMBEDDED_WORKER ?= true
 
 .PHONY: run test lint typecheck pytest bench clean prometheus
 
