@@ -45,6 +45,7 @@ from bastion.ops.install import (
 )
 from bastion.ops.maintenance import MaintenanceMiddleware, MaintenanceWatch
 from bastion.ops.pool_metrics import refresher
+from bastion.ops.shared_breaker import install_breaker_store
 from bastion.ops.shedding import load_shedder
 from bastion.ops.shutdown import GracefulShutdown
 from bastion.orgs.deps import check_route_permissions
@@ -171,7 +172,12 @@ def create_app(
     document_problems(app)
     shutdown = GracefulShutdown(install_health(app), drain_seconds=settings.shutdown.drain_seconds)
     metrics = install_metrics(app, state, settings.metrics)
-    state.http = outbound_client(settings.http_client, clock=state.clock, metrics=metrics)
+    state.http = outbound_client(
+        settings.http_client,
+        clock=state.clock,
+        metrics=metrics,
+        store=install_breaker_store(state, settings.breakers),
+    )
     audit = state.extensions["audit"] = build_audit(settings.audit, state)
     security = state.extensions["security"] = Security(
         settings.security, settings, state.db, state.http, state.clock, audit

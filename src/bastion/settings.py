@@ -15,6 +15,7 @@ from bastion.core.settings import CoreSettings
 from bastion.idempotency.settings import IdempotencySettings
 from bastion.jobs.settings import JobsSettings
 from bastion.ops.settings import (
+    BreakerSettings,
     MaintenanceSettings,
     MetricsSettings,
     SheddingSettings,
@@ -41,6 +42,7 @@ class BastionSettings(CoreSettings):
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    breakers: BreakerSettings = Field(default_factory=BreakerSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     orgs: OrgsSettings = Field(default_factory=OrgsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
@@ -56,4 +58,5 @@ class BastionSettings(CoreSettings):
             *self.idempotency.checks(has_redis=self.redis_url is not None),
             *self.jobs.checks(has_redis=self.redis_url is not None),
             *self.auth.checks(production=self.is_production),
+            *self.breakers.checks(has_redis=self.redis_url is not None),
         ]

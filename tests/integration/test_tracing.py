@@ -150,6 +150,17 @@ async def test_without_traceparent_a_new_trace_starts(
     assert len(by_kind(spans, SpanKind.SERVER)) == 2
 
 
+async def test_the_trace_state_of_the_request_is_kept(
+    sqlite_url: str, client_for: ClientFactory, spans: InMemorySpanExporter
+) -> None:
+    client = await client_for(traced_app(sqlite_url))
+    headers = {"traceparent": TRACEPARENT, "tracestate": "vendor=abc,other=1"}
+    response = await client.get("/orders/3", headers=headers)
+    (server,) = by_kind(spans, SpanKind.SERVER)
+    assert dict(server.context.trace_state) == {"vendor": "abc", "other": "1"}
+    assert response.headers["traceparent"].split("-")[1] == TRACE_ID
+
+
 async def test_server_errors_mark_the_span(
     sqlite_url: str, client_for: ClientFactory, spans: InMemorySpanExporter
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bastion.core.checks import CheckMessage
 from bastion.core.client_ip import parse_networks
 from bastion.core.settings import CsvList, split_csv
 from bastion.ops.http_metrics import DURATION_BUCKETS
@@ -121,3 +122,32 @@ class TracingSettings(BaseModel):
     service_name: str | None = Field(
         None, description="service.name of the spans; unset: OTEL_SERVICE_NAME, else app_name."
     )
+
+
+class BreakerSettings(BaseModel):
+    """Circuit breakers shared by every process through Redis (``docs/circuit-breaker.md``)."""
+
+    shared: bool = Field(
+        False,
+        description="Share the state of circuit breakers (open, the half-open probe) between "
+        "processes through Redis; needs BASTION_REDIS_URL.",
+    )
+    key_prefix: str = Field("bastion:", description="Prefix of the Redis keys of the breakers.")
+    refresh_seconds: float = Field(
+        1.0, ge=0, description="Longest time a process decides from its copy of a shared state."
+    )
+    timeout_seconds: float = Field(
+        0.05, gt=0, description="Longest Redis round trip of a breaker; past it, it decides alone."
+    )
+
+    def checks(self, *, has_redis: bool) -> list[CheckMessage]:
+        if self.shared and not has_redis:
+            return [
+                CheckMessage(
+                    "breakers.E001",
+                    "error",
+                    "Shared circuit breakers need Redis.",
+                    "Set BASTION_REDIS_URL or BASTION_BREAKERS__SHARED=false.",
+                )
+            ]
+        return []

@@ -31,7 +31,6 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -52,19 +51,17 @@ CLIENTS: tuple[Callable[[], BaseInstrumentor], ...] = (
 )
 
 
-class _ScopeHeaders(Getter[Scope]):
-    """Reads propagation headers straight from an ASGI scope, comparing bytes."""
-
-    def get(self, carrier: Scope, key: str) -> list[str] | None:
-        name = key.lower().encode("latin-1")
-        values = [v.decode("latin-1") for k, v in carrier["headers"] if k == name]
-        return values or None
-
-    def keys(self, carrier: Scope) -> list[str]:
-        return [k.decode("latin-1") for k, _ in carrier["headers"]]
+# The parent of a request that carries no trace context: none, the span is a root.
+NO_PARENT = context.Context()
 
 
-HEADERS = _ScopeHeaders()
+def _propagation_headers(scope: Scope, fields: frozenset[bytes]) -> dict[str, str]:
+    """The request's headers that the propagators read (the first of repeated ones)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name in fields:
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
 
 
 def _exporter() -> SpanExporter | None:
@@ -110,7 +107,10 @@ class TracingObserver:
     """Starts the server span of each request and ends it with the final status.
 
     Chained with ``inner`` (the metrics observer, unless metrics are off), which it
-    calls first.
+    calls first. Per request it does only what the span needs: the propagators run
+    only when the request carries one of their headers, the attributes go into
+    ``start_span`` at once, and the ids are formatted once, for the response's
+    ``traceparent`` and the logs.
     """
 
     def __init__(
@@ -119,12 +119,15 @@ class TracingObserver:
         self.tracer = provider.get_tracer("bastion")
         self.routes = routes
         self.inner = inner
+        # Read once: the propagators (OTEL_PROPAGATORS) are set before apps are built.
+        self.fields = frozenset(f.lower().encode() for f in propagate.get_global_textmap().fields)
 
     def begin(self, scope: Scope) -> Any:
         inner = self.inner.begin(scope) if self.inner is not None else None
         method = scope["method"]
         route = self.routes.lookup(scope).template
-        parent = propagate.extract(scope, getter=HEADERS)
+        carrier = _propagation_headers(scope, self.fields)
+        parent = propagate.extract(carrier) if carrier else NO_PARENT
         span = self.tracer.start_span(
             f"{method} {route}",
             context=parent,
@@ -138,11 +141,10 @@ class TracingObserver:
         )
         attached = context.attach(trace.set_span_in_context(span, parent))
         ids = span.get_span_context()
-        trace_id, span_id = f"{ids.trace_id:032x}", f"{ids.span_id:016x}"
-        logged = trace_ids_var.set((trace_id, span_id))  # read by every log line
         # The response names the server span (W3C trace context, whatever propagates inward).
-        traceparent = f"00-{trace_id}-{span_id}-{ids.trace_flags:02x}".encode()
-        add_response_headers(scope, [(b"traceparent", traceparent)])
+        traceparent = f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}"
+        logged = trace_ids_var.set((traceparent[3:35], traceparent[36:52]))  # for log lines
+        add_response_headers(scope, [(b"traceparent", traceparent.encode())])
         return inner, span, attached, logged
 
     def end(self, token: Any, status: int) -> None:
