@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp.abc import AbstractResolver
 from fastapi import FastAPI
 
 from bastion.core.clock import Clock
@@ -46,15 +47,18 @@ class WebhooksFeature:
         await self.deliverer.client.close()
 
 
-def webhook_client(settings: WebhooksSettings, policy: TargetPolicy) -> HttpClient:
+def webhook_client(
+    settings: WebhooksSettings, policy: TargetPolicy, dns: AbstractResolver | None = None
+) -> HttpClient:
     """The outbound client of deliveries: every host name is checked by the policy
-    when it is resolved, before any connection."""
+    when it is resolved (by ``dns``, aiohttp's default resolver unless given),
+    before any connection."""
     return HttpClient(
         timeout=settings.timeout_seconds,
         connect_timeout=settings.connect_timeout_seconds,
         retries=0,
         max_response_bytes=1_048_576,
-        resolver=GuardedResolver(policy),
+        resolver=GuardedResolver(policy, dns),
         user_agent="bastion-webhooks",
     )
 

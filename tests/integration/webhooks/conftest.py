@@ -104,15 +104,20 @@ FAST = {
 async def webhook_app(client_for, database_url) -> Callable[..., Any]:
     """``client, hooks = await webhook_app(**settings)``: signed in to a new org."""
 
-    async def make(**overrides: Any) -> Any:
+    async def make(*, clock: Any = None, on_disabled: Any = None, **overrides: Any) -> Any:
         values = {**FAST_HASHING, **FAST}
         for key, value in overrides.items():
             values[key] = {**values.get(key, {}), **value}
         hooks = registry()
+        hooks.on_disabled = on_disabled
         app = create_app(
-            make_settings(database_url, **values), webhooks=hooks, routers=[producer(hooks)]
+            make_settings(database_url, **values),
+            webhooks=hooks,
+            routers=[producer(hooks)],
+            clock=clock,
         )
         client = await client_for(app)
+        client.app_under_test = app  # the tests that drive the deliverer themselves
         org = await sign_in_to_new_org(client)
         return client, uuid.UUID(org)
 
