@@ -10,8 +10,10 @@ of the next attempt is enqueued after it. A due delivery whose job was lost
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -47,6 +49,7 @@ from bastion.webhooks.ssrf import TargetPolicy
 log = structlog.get_logger("bastion.webhooks")
 DELIVER_TASK = "bastion.webhooks.deliver"
 OnDisabled = Callable[[WebhookEndpoint, str], Awaitable[None]]
+MAX_PACING_SLEEP = 1.0  # seconds a job waits for its endpoint's rate; longer: re-enqueued
 
 
 class DeliverJob(BaseModel):
@@ -54,6 +57,24 @@ class DeliverJob(BaseModel):
 
     delivery_id: uuid.UUID
     tenant_id: uuid.UUID
+
+
+class Pacer:
+    """Spaces the attempts to each endpoint ``1 / rate`` seconds apart (in this process)."""
+
+    def __init__(self, rate: float, max_endpoints: int = 10_000) -> None:
+        self.interval = 1.0 / rate
+        self.max_endpoints = max_endpoints
+        self.slots: dict[uuid.UUID, float] = {}
+
+    def wait(self, endpoint_id: uuid.UUID) -> float:
+        """Seconds until this endpoint's next free slot, which is taken."""
+        now = time.monotonic()
+        if len(self.slots) >= self.max_endpoints:
+            self.slots = {k: v for k, v in self.slots.items() if v > now}
+        slot = max(now, self.slots.get(endpoint_id, 0.0))
+        self.slots[endpoint_id] = slot + self.interval
+        return slot - now
 
 
 def secret_context(endpoint_id: uuid.UUID) -> bytes:
@@ -84,6 +105,7 @@ class Deliverer:
         self.breakers = breakers
         self.on_disabled = on_disabled
         self.lease = timedelta(seconds=settings.timeout_seconds + 30)
+        self.pacer = Pacer(settings.rate_per_second)
 
     async def fan_out(self, message: Message) -> None:
         """The outbox handler: one delivery per subscribed endpoint, each a job."""
@@ -177,8 +199,16 @@ class Deliverer:
                 delivery.status, delivery.locked_until = FAILED, None
                 delivery.finished_at = now
                 return None
+            wait = self.pacer.wait(endpoint.id)
+            if wait > MAX_PACING_SLEEP:  # over the endpoint's rate: later, as no attempt
+                delivery.attempts, delivery.locked_until = attempts - 1, None
+                delivery.next_attempt_at = now + timedelta(seconds=wait)
             url, secrets = endpoint.url, self._secrets(endpoint, now)
             body = envelope(message, endpoint.version)
+        if wait > MAX_PACING_SLEEP:
+            await self.enqueue(delivery_id, endpoint.tenant_id, wait, attempt=-attempts)
+            return None
+        await asyncio.sleep(wait)
         outcome = await post(
             self.client,
             self.policy,
