@@ -7,6 +7,7 @@ means for the delivery and the endpoint.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -99,3 +100,21 @@ def retry_after(value: str | None, now: datetime) -> float | None:
         return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
     except (TypeError, ValueError):
         return None
+
+
+class Pacer:
+    """Spaces the attempts to each endpoint ``1 / rate`` seconds apart (in this process)."""
+
+    def __init__(self, rate: float, max_endpoints: int = 10_000) -> None:
+        self.interval = 1.0 / rate
+        self.max_endpoints = max_endpoints
+        self.slots: dict[uuid.UUID, float] = {}
+
+    def wait(self, endpoint_id: uuid.UUID) -> float:
+        """Seconds until this endpoint's next free slot, which is taken."""
+        now = time.monotonic()
+        if len(self.slots) >= self.max_endpoints:
+            self.slots = {k: v for k, v in self.slots.items() if v > now}
+        slot = max(now, self.slots.get(endpoint_id, 0.0))
+        self.slots[endpoint_id] = slot + self.interval
+        return slot - now

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -33,7 +32,7 @@ from bastion.ops.http_breakers import HostBreakers
 from bastion.outbox.store import Message
 from bastion.security.crypto import SecretBox
 from bastion.tenancy.scoping import bypass_tenancy, tenant_context
-from bastion.webhooks.attempt import Outcome, post
+from bastion.webhooks.attempt import Outcome, Pacer, post
 from bastion.webhooks.models import (
     FAILED,
     PENDING,
@@ -57,24 +56,6 @@ class DeliverJob(BaseModel):
 
     delivery_id: uuid.UUID
     tenant_id: uuid.UUID
-
-
-class Pacer:
-    """Spaces the attempts to each endpoint ``1 / rate`` seconds apart (in this process)."""
-
-    def __init__(self, rate: float, max_endpoints: int = 10_000) -> None:
-        self.interval = 1.0 / rate
-        self.max_endpoints = max_endpoints
-        self.slots: dict[uuid.UUID, float] = {}
-
-    def wait(self, endpoint_id: uuid.UUID) -> float:
-        """Seconds until this endpoint's next free slot, which is taken."""
-        now = time.monotonic()
-        if len(self.slots) >= self.max_endpoints:
-            self.slots = {k: v for k, v in self.slots.items() if v > now}
-        slot = max(now, self.slots.get(endpoint_id, 0.0))
-        self.slots[endpoint_id] = slot + self.interval
-        return slot - now
 
 
 def secret_context(endpoint_id: uuid.UUID) -> bytes:
@@ -157,17 +138,16 @@ class Deliverer:
                     )
                 ).all()
         for delivery_id in pending:
-            await self.enqueue(delivery_id, tenant, 0.0, attempt=0)
+            await self.enqueue(delivery_id, tenant, 0.0)
 
-    async def enqueue(
-        self, delivery_id: uuid.UUID, tenant: uuid.UUID, delay: float, *, attempt: int
-    ) -> None:
+    async def enqueue(self, delivery_id: uuid.UUID, tenant: uuid.UUID, delay: float) -> None:
+        # No dedupe key: a second job for the same delivery finds it leased, finished
+        # or not yet due, and does nothing (the claim below is the guard).
         await self.queue.enqueue(
             DELIVER_TASK,
             DeliverJob(delivery_id=delivery_id, tenant_id=tenant),
             delay=delay,
             queue=self.settings.queue,
-            dedupe_key=f"webhook:{delivery_id}:{attempt}",
         )
 
     async def deliver(self, delivery_id: uuid.UUID) -> Outcome | None:
@@ -206,7 +186,7 @@ class Deliverer:
             url, secrets = endpoint.url, self._secrets(endpoint, now)
             body = envelope(message, endpoint.version)
         if wait > MAX_PACING_SLEEP:
-            await self.enqueue(delivery_id, endpoint.tenant_id, wait, attempt=-attempts)
+            await self.enqueue(delivery_id, endpoint.tenant_id, wait)
             return None
         await asyncio.sleep(wait)
         outcome = await post(
@@ -223,7 +203,7 @@ class Deliverer:
         )
         retry_in = await self._record(delivery_id, endpoint.id, message.id, attempts, outcome)
         if retry_in is not None:
-            await self.enqueue(delivery_id, endpoint.tenant_id, retry_in, attempt=attempts)
+            await self.enqueue(delivery_id, endpoint.tenant_id, retry_in)
         return outcome
 
     def _secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
@@ -308,9 +288,9 @@ class Deliverer:
             return reason
         return None
 
-    async def requeue(self, deliveries: list[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
-        for delivery_id, tenant, attempts in deliveries:
-            await self.enqueue(delivery_id, tenant, 0.0, attempt=attempts)
+    async def requeue(self, deliveries: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        for delivery_id, tenant in deliveries:
+            await self.enqueue(delivery_id, tenant, 0.0)
 
     async def sweep(self) -> int:
         """Enqueue due deliveries left without a job; returns how many."""
@@ -319,9 +299,7 @@ class Deliverer:
             async with self.db.session() as session:
                 rows = (
                     await session.execute(
-                        select(
-                            WebhookDelivery.id, WebhookDelivery.tenant_id, WebhookDelivery.attempts
-                        )
+                        select(WebhookDelivery.id, WebhookDelivery.tenant_id)
                         .where(
                             WebhookDelivery.status == PENDING,
                             WebhookDelivery.next_attempt_at <= before,
@@ -333,7 +311,7 @@ class Deliverer:
                         .limit(1000)
                     )
                 ).all()
-        await self.requeue([(r[0], r[1], r[2]) for r in rows])
+        await self.requeue([(r[0], r[1]) for r in rows])
         return len(rows)
 
 

@@ -127,7 +127,16 @@ def install_webhooks(
         # Events reach the delivery jobs through the outbox: every worker (the embedded
         # one of `make run` too) runs a relay beside its jobs.
         async def relay_beside(context: JobContext) -> None:
-            await relay.run(asyncio.Event())
+            # The worker cancels its companions; a relay is stopped, not cancelled (a
+            # LISTEN cancelled midway breaks its connection).
+            stop = asyncio.Event()
+            running = asyncio.ensure_future(relay.run(stop))
+            try:
+                await asyncio.shield(running)
+            except asyncio.CancelledError:
+                stop.set()
+                await running
+                raise
 
         jobs.companion("bastion.outbox.relay", relay_beside)
     return feature

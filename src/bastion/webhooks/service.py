@@ -147,7 +147,7 @@ class EndpointService:
 
     async def reset(
         self, session: AsyncSession, *conditions: Any
-    ) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """Put matching unfinished or failed deliveries back as due now; their ids."""
         rows = (
             await session.execute(
@@ -158,11 +158,11 @@ class EndpointService:
                 .execution_options(synchronize_session=False)
             )
         ).all()
-        return [(row[0], row[1], 0) for row in rows]
+        return [(row[0], row[1]) for row in rows]
 
     async def retry_message(
         self, session: AsyncSession, message_id: uuid.UUID
-    ) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
         found = await session.scalar(
             select(WebhookDelivery.id).where(WebhookDelivery.message_id == message_id).limit(1)
         )
@@ -172,7 +172,7 @@ class EndpointService:
 
     async def recover(
         self, session: AsyncSession, endpoint_id: uuid.UUID, since: datetime
-    ) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
         endpoint = await self.get(session, endpoint_id)
         await self._audit(session, "endpoint_recovered", endpoint, since=since.isoformat())
         return await self.reset(

@@ -93,6 +93,17 @@ async def receiver(serve_http) -> Receiver:
     return found
 
 
+def taskboard_settings(database_url: str) -> Any:
+    """The reference app's settings, delivering to 127.0.0.1 with its embedded worker."""
+    return make_settings(
+        database_url,
+        **FAST_HASHING,
+        webhooks={"allow_private_targets": True},
+        jobs={"embedded_worker": True, "poll_seconds": 0.05},
+        outbox={"poll_seconds": 0.05},
+    )
+
+
 FAST = {
     "webhooks": {"allow_private_targets": True, "retry_schedule": [0, 0.1, 0.2, 0.2, 0.2]},
     "jobs": {"embedded_worker": True, "poll_seconds": 0.05},

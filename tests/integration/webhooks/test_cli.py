@@ -11,21 +11,15 @@ from typer.testing import CliRunner
 from bastion.cli.main import app as cli
 from bastion.webhooks.signing import new_secret, signed_headers
 from examples.taskboard.app import build
-from tests.conftest import FAST_HASHING, make_settings
 from tests.e2e.test_cli import bastion
+from tests.integration.webhooks.conftest import taskboard_settings
 from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.cli, pytest.mark.webhooks]
 
 
 async def test_endpoints_attempts_and_retry(sqlite_url, client_for, receiver):
-    settings = make_settings(
-        sqlite_url,
-        **FAST_HASHING,
-        webhooks={"allow_private_targets": True},
-        jobs={"embedded_worker": True, "poll_seconds": 0.05},
-        outbox={"poll_seconds": 0.05},
-    )
+    settings = taskboard_settings(sqlite_url)
     client = await client_for(build(settings))
     org = await sign_in_to_new_org(client)
     created = await client.post(

@@ -7,20 +7,14 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from examples.taskboard.app import build
-from tests.conftest import FAST_HASHING, make_settings
+from tests.integration.webhooks.conftest import taskboard_settings
 from tests.signin import sign_in_to_new_org
 
 pytestmark = [pytest.mark.webhooks, pytest.mark.example, pytest.mark.db]
 
 
 async def test_taskboard_events_reach_an_endpoint(client_for, sqlite_url, receiver):
-    settings = make_settings(
-        sqlite_url,
-        **FAST_HASHING,
-        webhooks={"allow_private_targets": True},
-        jobs={"embedded_worker": True, "poll_seconds": 0.05},
-        outbox={"poll_seconds": 0.05},
-    )
+    settings = taskboard_settings(sqlite_url)
     client = await client_for(build(settings))
     await sign_in_to_new_org(client)
     types = {t["name"] for t in (await client.get("/webhooks/event-types")).json()}
