@@ -8,6 +8,8 @@ export BASTION_APP ?= examples.taskboard.app:app
 export BASTION_DATABASE_URL ?= sqlite+aiosqlite:///./taskboard.db
 # `make run` runs jobs and cron inside the API process; production runs `bastion worker`.
 export BASTION_JOBS__EMBEDDED_WORKER ?= true
+# ... and webhooks may be sent to a receiver on this machine (refused in production).
+export BASTION_WEBHOOKS__ALLOW_PRIVATE_TARGETS ?= true
 
 .PHONY: run test lint typecheck pytest bench clean prometheus
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -152,3 +153,74 @@ async def test_event_types_catalogue(webhook_app):
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[1]["schema"]["properties"]["project"]["type"] == "string"
     assert "webhook.test" in types
+
+
+async def test_recover_and_retry_resend_failed_deliveries(webhook_app, receiver):
+    client, _ = await webhook_app(webhooks={"retry_schedule": [0]})  # one attempt only
+    receiver.respond = lambda n: web.Response(status=500 if n == 1 else 200)
+    endpoint_id, _ = await add_endpoint(client, receiver.url)
+    since = datetime.now(UTC).isoformat()
+    await client.post("/publish", json={"data": TASK})
+    await receiver.wait_for(1)
+    for _ in range(50):
+        attempts = await attempts_of(client, endpoint_id)
+        if attempts:
+            break
+        await asyncio.sleep(0.05)
+    assert attempts[0]["status_code"] == 500  # and the delivery failed: no retry left
+
+    recovered = await client.post(
+        f"/webhooks/endpoints/{endpoint_id}/recover", params={"since": since}
+    )
+    assert recovered.json() == {"requeued": 1}
+    await receiver.wait_for(2)
+    retried = await client.post(f"/webhooks/messages/{attempts[0]['message_id']}/retry")
+    assert retried.json() == {"requeued": 0}  # delivered now: nothing to re-send
+    missing = await client.post(f"/webhooks/messages/{endpoint_id}/retry")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "webhook.message_not_found"
+
+
+async def test_endpoints_belong_to_their_organization(webhook_app, receiver):
+    client, _ = await webhook_app()
+    endpoint_id, _ = await add_endpoint(client, receiver.url)
+    listed = (await client.get("/webhooks/endpoints")).json()["items"]
+    assert [e["id"] for e in listed] == [endpoint_id]
+
+    other = await client.post("/orgs", json={"name": "Other"})
+    client.headers["X-Tenant-ID"] = other.json()["id"]
+    assert (await client.get("/webhooks/endpoints")).json()["items"] == []
+    hidden = await client.get(f"/webhooks/endpoints/{endpoint_id}")
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "webhook.endpoint_not_found"
+    await client.post("/publish", json={"data": TASK})  # the other org's event
+    await asyncio.sleep(0.5)
+    assert receiver.requests == []
+
+    unknown = await client.post(
+        "/webhooks/endpoints", json={"url": receiver.url, "event_types": ["nope.nothing"]}
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "webhook.unknown_event_type"
+
+
+async def test_a_dead_receiver_trips_the_endpoints_breaker(webhook_app, receiver):
+    client, _ = await webhook_app(
+        webhooks={
+            "retry_schedule": [0, 0.05, 0.05, 0.05, 0.05, 0.05],
+            "breaker_minimum_calls": 2,
+            "breaker_open_seconds": 60,
+        }
+    )
+    receiver.respond = lambda n: web.Response(status=503)
+    endpoint_id, _ = await add_endpoint(client, receiver.url)
+    await client.post("/publish", json={"data": TASK})
+    for _ in range(100):
+        attempts = await attempts_of(client, endpoint_id)
+        if len(attempts) == 6:
+            break
+        await asyncio.sleep(0.05)
+    assert len(attempts) == 6  # every attempt recorded, sent or not
+    assert [a["status_code"] for a in attempts[:2]] == [503, 503]
+    assert all(a["error"].startswith("CircuitOpen") for a in attempts[2:])
+    assert len(receiver.requests) == 2  # not hammered once the breaker opened
