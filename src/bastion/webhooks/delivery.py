@@ -20,7 +20,8 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.core.clock import Clock
 from bastion.core.db import Database
@@ -163,26 +164,35 @@ class Deliverer:
                 or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until <= now),
             )
             .values(locked_until=now + self.lease, attempts=WebhookDelivery.attempts + 1)
-            .returning(WebhookDelivery.attempts)
+            .returning(
+                WebhookDelivery.attempts, WebhookDelivery.endpoint_id, WebhookDelivery.message_id
+            )
             .execution_options(synchronize_session=False)
         )
+        this = update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
         async with self.db.session() as session:
-            attempts = (await session.execute(claim)).scalar_one_or_none()
-            if attempts is None:
+            claimed = (await session.execute(claim)).one_or_none()
+            if claimed is None:
                 return None
-            delivery = await session.get(WebhookDelivery, delivery_id)
-            assert delivery is not None
-            endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
-            message = await session.get(WebhookMessage, delivery.message_id)
-            assert endpoint is not None and message is not None
+            attempts, endpoint_id, message_id = claimed
+            endpoint, message = (
+                await session.execute(
+                    select(WebhookEndpoint, WebhookMessage)
+                    .join_from(WebhookEndpoint, WebhookMessage, WebhookMessage.id == message_id)
+                    .where(WebhookEndpoint.id == endpoint_id)
+                )
+            ).one()
             if not endpoint.enabled:
-                delivery.status, delivery.locked_until = FAILED, None
-                delivery.finished_at = now
+                await session.execute(
+                    this.values(status=FAILED, locked_until=None, finished_at=now)
+                )
                 return None
             wait = self.pacer.wait(endpoint.id)
             if wait > MAX_PACING_SLEEP:  # over the endpoint's rate: later, as no attempt
-                delivery.attempts, delivery.locked_until = attempts - 1, None
-                delivery.next_attempt_at = now + timedelta(seconds=wait)
+                later = now + timedelta(seconds=wait)
+                await session.execute(
+                    this.values(attempts=attempts - 1, locked_until=None, next_attempt_at=later)
+                )
             url, secrets = endpoint.url, self._secrets(endpoint, now)
             body = envelope(message, endpoint.version)
         if wait > MAX_PACING_SLEEP:
@@ -201,7 +211,7 @@ class Deliverer:
             excerpt_bytes=self.settings.response_excerpt_bytes,
             now=now,
         )
-        retry_in = await self._record(delivery_id, endpoint.id, message.id, attempts, outcome)
+        retry_in = await self._record(delivery_id, endpoint, message.id, attempts, outcome)
         if retry_in is not None:
             await self.enqueue(delivery_id, endpoint.tenant_id, retry_in)
         return outcome
@@ -229,64 +239,78 @@ class Deliverer:
     async def _record(
         self,
         delivery_id: uuid.UUID,
-        endpoint_id: uuid.UUID,
+        endpoint: WebhookEndpoint,
         message_id: uuid.UUID,
         attempts: int,
         outcome: Outcome,
     ) -> float | None:
-        """Store the attempt and the delivery's and endpoint's new state; the delay
-        before the next attempt, if there is one."""
+        """Store the attempt and the delivery's and endpoint's new state, in one
+        transaction; the delay before the next attempt, if there is one."""
         now = self.clock.now()
         retry_in = (
             None if outcome.succeeded or outcome.gone else self.retry_delay(attempts, outcome)
         )
+        delivery: dict[str, Any] = {"locked_until": None}
+        if retry_in is None:
+            delivery |= {"status": SUCCEEDED if outcome.succeeded else FAILED, "finished_at": now}
+        else:
+            delivery["next_attempt_at"] = now + timedelta(seconds=retry_in)
+        attempt = {
+            "tenant_id": endpoint.tenant_id,
+            "delivery_id": delivery_id,
+            "endpoint_id": endpoint.id,
+            "message_id": message_id,
+            "attempted_at": now,
+            "status_code": outcome.status_code,
+            "duration_ms": outcome.duration_ms,
+            "succeeded": outcome.succeeded,
+            "error": outcome.error,
+            "response": outcome.response,
+        }
         async with self.db.session() as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
-            endpoint = await session.get(WebhookEndpoint, endpoint_id)
-            assert delivery is not None and endpoint is not None
-            session.add(
-                WebhookAttempt(
-                    tenant_id=delivery.tenant_id,
-                    delivery_id=delivery_id,
-                    endpoint_id=endpoint_id,
-                    message_id=message_id,
-                    attempted_at=now,
-                    status_code=outcome.status_code,
-                    duration_ms=outcome.duration_ms,
-                    succeeded=outcome.succeeded,
-                    error=outcome.error,
-                    response=outcome.response,
-                )
+            await session.execute(insert(WebhookAttempt).values(attempt))
+            await session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(delivery)
             )
-            delivery.locked_until = None
-            if retry_in is None:
-                delivery.status = SUCCEEDED if outcome.succeeded else FAILED
-                delivery.finished_at = now
-            else:
-                delivery.next_attempt_at = now + timedelta(seconds=retry_in)
-            disabled = self._endpoint_after(endpoint, outcome, now)
+            disabled = await self._endpoint_after(session, endpoint, outcome, now)
         if disabled is not None and self.on_disabled is not None:
             await self.on_disabled(endpoint, disabled)
         return retry_in
 
-    def _endpoint_after(
-        self, endpoint: WebhookEndpoint, outcome: Outcome, now: datetime
+    async def _endpoint_after(
+        self, session: AsyncSession, endpoint: WebhookEndpoint, outcome: Outcome, now: datetime
     ) -> str | None:
         """Update the endpoint's health; the reason it was disabled, if it just was."""
+        this = update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id)
         if outcome.succeeded:
-            endpoint.failing_since = None
+            if endpoint.failing_since is not None:  # as read when the attempt began
+                await session.execute(this.values(failing_since=None))
             return None
-        endpoint.failing_since = endpoint.failing_since or now
+        since = (
+            await session.execute(
+                this.values(failing_since=func.coalesce(WebhookEndpoint.failing_since, now))
+                .returning(WebhookEndpoint.failing_since)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one()
+        assert since is not None  # just set
         reason = None
         if outcome.gone:
             reason = "the receiver answered 410 Gone"
-        elif now - endpoint.failing_since >= timedelta(seconds=self.settings.disable_after_seconds):
-            reason = "failing continuously since " + endpoint.failing_since.isoformat()
-        if reason is not None and endpoint.enabled:
-            endpoint.enabled, endpoint.disabled_reason = False, reason
-            log.warning("webhooks.endpoint_disabled", endpoint=str(endpoint.id), reason=reason)
-            return reason
-        return None
+        elif now - since >= timedelta(seconds=self.settings.disable_after_seconds):
+            reason = f"failing continuously since {since.isoformat()}"
+        if reason is None:
+            return None
+        disabled = await session.execute(
+            this.where(WebhookEndpoint.enabled)
+            .values(enabled=False, disabled_reason=reason)
+            .returning(WebhookEndpoint.id)
+            .execution_options(synchronize_session=False)
+        )
+        if disabled.scalar_one_or_none() is None:
+            return None  # already disabled
+        log.warning("webhooks.endpoint_disabled", endpoint=str(endpoint.id), reason=reason)
+        return reason
 
     async def requeue(self, deliveries: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
         for delivery_id, tenant in deliveries:
