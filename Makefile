@@ -9,6 +9,8 @@ run: export BASTION_APP ?= examples.taskboard.app:app
 run: export BASTION_DATABASE_URL ?= sqlite+aiosqlite:///./taskboard.db
 # `make run` runs jobs and cron inside the API process; production runs `bastion worker`.
 run: export BASTION_JOBS__EMBEDDED_WORKER ?= true
+# ... and webhooks may be sent to a receiver on this machine (refused in production).
+run: export BASTION_WEBHOOKS__ALLOW_PRIVATE_TARGETS ?= true
 
 .PHONY: run test lint typecheck pytest bench clean prometheus
 

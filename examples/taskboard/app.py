@@ -11,6 +11,7 @@ from examples.taskboard.events import TaskEvents
 from examples.taskboard.jobs import jobs
 from examples.taskboard.router import router
 from examples.taskboard.seed import demo_project
+from examples.taskboard.webhooks import webhooks
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
@@ -27,6 +28,7 @@ def build(settings: BastionSettings | None = None) -> FastAPI:
         seeders={"taskboard.demo_project": demo_project},
         outbox_handlers={"task.created": events.on_task_created},
         jobs=jobs,
+        webhooks=webhooks,
     )
     events.bind(bastion_state(app).extensions["metrics"])
     return app

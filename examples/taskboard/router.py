@@ -5,7 +5,9 @@ route checks a permission of the caller's role there (``permissions.py``), and
 the ORM sees only that organization's rows. Creation honours
 ``Idempotency-Key``; every project and task carries an ``ETag`` and accepts
 ``If-Match`` on writes; a new task emits ``task.created`` through the outbox, in
-the same transaction as the task; an organization's plan may cap its projects.
+the same transaction as the task, and new projects and tasks and changed tasks
+are published to the organization's webhook endpoints (``webhooks.py``); an
+organization's plan may cap its projects.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from examples.taskboard.schemas import (
     TaskOut,
     TaskPatch,
 )
+from examples.taskboard.webhooks import webhooks
 
 
 class ProjectNotFound(BastionError):
@@ -97,9 +100,11 @@ async def create_project(
     project = Project(name=body.name, description=body.description, created_by=org.principal.id)
     session.add(project)
     await session.flush()
+    out = ProjectOut.model_validate(project)
+    await webhooks.publish(session, "project.created", out, tenant_id=org.org_id)
     response.headers["Location"] = f"/projects/{project.id}"
     set_etag(response, project)
-    return ProjectOut.model_validate(project)
+    return out
 
 
 @router.get("", dependencies=read)
@@ -167,16 +172,18 @@ async def delete_project(
     dependencies=create_task_deps,
 )
 async def create_task(
-    project_id: uuid.UUID, body: TaskIn, session: DbSession, response: Response
+    project_id: uuid.UUID, body: TaskIn, session: DbSession, response: Response, org: CurrentOrg
 ) -> TaskOut:
     await _project(session, project_id)
     task = Task(project_id=project_id, title=body.title, done=body.done)
     session.add(task)
     await session.flush()
     emit(session, "task.created", {"id": str(task.id)}, key=str(project_id))
+    out = TaskOut.model_validate(task)
+    await webhooks.publish(session, "task.created", out, tenant_id=org.org_id)
     response.headers["Location"] = f"/projects/{project_id}/tasks/{task.id}"
     set_etag(response, task)
-    return TaskOut.model_validate(task)
+    return out
 
 
 @router.get("/{project_id}/tasks", responses=_404, dependencies=read_tasks)
@@ -211,14 +218,17 @@ async def update_task(
     session: DbSession,
     response: Response,
     precondition: IfMatchHeader,
+    org: CurrentOrg,
 ) -> TaskOut:
     task = await _task(session, project_id, task_id)
     precondition.check(task)
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(task, field, value)
     await session.flush()
+    out = TaskOut.model_validate(task)
+    await webhooks.publish(session, "task.updated", out, tenant_id=org.org_id)
     set_etag(response, task)
-    return TaskOut.model_validate(task)
+    return out
 
 
 @router.delete(

@@ -58,6 +58,8 @@ from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
 from bastion.security.install import Security
 from bastion.settings import BastionSettings
 from bastion.tenancy.install import install_tenancy
+from bastion.webhooks.events import WebhookRegistry
+from bastion.webhooks.install import WebhooksFeature, install_webhooks
 
 log = structlog.get_logger("bastion")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -79,6 +81,7 @@ def create_app(
     mailer: Mailer | None = None,
     outbox_handlers: Mapping[str, Handler] | None = None,
     jobs: JobsRegistry | None = None,
+    webhooks: WebhookRegistry | None = None,
 ) -> FastAPI:
     """Build a FastAPI app with Bastion's stack.
 
@@ -93,7 +96,8 @@ def create_app(
     records them and logs them (see ``docs/auth.md``). ``outbox_handlers`` maps
     outbox topics to the handlers a relay delivers them to (``docs/concurrency.md``).
     ``jobs`` holds the app's
-    background tasks and cron schedules (see ``docs/jobs.md``).
+    background tasks and cron schedules (see ``docs/jobs.md``); ``webhooks`` the
+    event types it sends to its tenants' endpoints (see ``docs/webhooks.md``).
 
     >>> from bastion import BastionSettings
     >>> app = create_app(BastionSettings(env="test", database_url="sqlite:///:memory:"))
@@ -148,6 +152,8 @@ def create_app(
                     async with lifespan(app):
                         yield
         finally:
+            if isinstance(hooks := state.extensions.get("webhooks"), WebhooksFeature):
+                await hooks.close()
             await state.http.close()
             if state.redis is not None:
                 await state.redis.aclose()
@@ -198,6 +204,15 @@ def create_app(
             tenancy = install_tenancy(settings.tenancy, state)
             rate_limit_overrides = rate_limit_overrides or tenancy.quotas.rate_limit_overrides
             install_orgs(app, settings.orgs, state)
+            if settings.webhooks.enabled:
+                install_webhooks(
+                    app,
+                    settings.webhooks,
+                    state,
+                    webhooks,
+                    relay,
+                    metrics,
+                )
     for router in routers:
         app.include_router(router)
     check_idempotent_routes(app.router.routes)

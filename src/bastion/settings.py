@@ -27,6 +27,7 @@ from bastion.outbox.settings import OutboxSettings
 from bastion.ratelimit.settings import RateLimitSettings
 from bastion.security.settings import SecuritySettings
 from bastion.tenancy.settings import TenancySettings
+from bastion.webhooks.settings import WebhooksSettings
 
 
 class BastionSettings(CoreSettings):
@@ -47,6 +48,7 @@ class BastionSettings(CoreSettings):
     orgs: OrgsSettings = Field(default_factory=OrgsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     tenancy: TenancySettings = Field(default_factory=TenancySettings)
+    webhooks: WebhooksSettings = Field(default_factory=WebhooksSettings)
 
     def checks(self) -> list[CheckMessage]:
         return [
@@ -59,4 +61,5 @@ class BastionSettings(CoreSettings):
             *self.jobs.checks(has_redis=self.redis_url is not None),
             *self.auth.checks(production=self.is_production),
             *self.breakers.checks(has_redis=self.redis_url is not None),
+            *self.webhooks.checks(production=self.is_production),
         ]

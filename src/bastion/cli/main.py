@@ -25,6 +25,7 @@ from bastion.security.audit.cli import audit_app
 from bastion.security.cli import keys_app
 from bastion.settings import BastionSettings
 from bastion.tenancy.cli import tenants_app
+from bastion.webhooks.cli import webhooks_app
 
 app = typer.Typer(
     name="bastion",
@@ -44,6 +45,7 @@ app.command()(scheduler)
 app.add_typer(audit_app, name="audit")
 app.add_typer(permissions_app, name="permissions")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(webhooks_app, name="webhooks")
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import aiohttp.abc
 from yarl import URL
 
 from bastion.core.errors import BastionError
@@ -120,6 +121,8 @@ class HttpClient:
         max_response_bytes: int = 10_485_760,
         guard: Guard | None = None,
         user_agent: str = "bastion",
+        connect_timeout: float | None = None,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
     ) -> None:
         self.timeout = timeout
         self.retries = retries
@@ -127,6 +130,9 @@ class HttpClient:
         self.max_response_bytes = max_response_bytes
         self._max_connections = max_connections
         self._guard = guard
+        # ``resolver`` sees every host name before a connection (webhooks' SSRF check).
+        self._resolver = resolver
+        self.connect_timeout = connect_timeout
         self._headers = {"User-Agent": user_agent}
         self._session: aiohttp.ClientSession | None = None
 
@@ -179,7 +185,9 @@ class HttpClient:
             "params": params,
             "json": json,
             "data": data,
-            "timeout": aiohttp.ClientTimeout(total=timeout or self.timeout),
+            "timeout": aiohttp.ClientTimeout(
+                total=timeout or self.timeout, connect=self.connect_timeout
+            ),
         }
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -231,7 +239,9 @@ class HttpClient:
     def _open(self) -> aiohttp.ClientSession:
         # Made inside the running loop, on first use; nothing awaits in between.
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, ttl_dns_cache=300, resolver=self._resolver
+            )
             self._session = aiohttp.ClientSession(connector=connector, headers=self._headers)
         return self._session
 

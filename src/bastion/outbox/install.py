@@ -22,17 +22,33 @@ def install_outbox(
     metrics: Metrics,
     jobs: JobsRegistry,
 ) -> Relay:
-    """The app's relay; when there are handlers, every job worker (the embedded one
-    in development, ``bastion worker`` in production) runs it beside its jobs."""
+    """The app's relay. Unless it runs in the app (``relay_in_app``), every job worker
+    (the embedded one in development, ``bastion worker`` in production) runs it
+    beside its jobs, once the app has outbox handlers (features add theirs later)."""
     relay = state.extensions["outbox"] = Relay(
         state.db, handlers, settings, clock=state.clock, metrics=metrics
     )
-    if handlers:
+    in_memory = state.db.dialect == "sqlite" and state.db.url.database in (None, "", ":memory:")
+    if settings.relay_in_app or in_memory:
+        # (An in-memory SQLite database is one shared connection: a relay beside the
+        # worker would interleave its transactions with the requests'.)
+        return relay
 
-        async def relay_beside_worker(_context: JobContext) -> None:
-            await relay.run(asyncio.Event())  # until the worker cancels it
+    async def relay_beside_worker(_context: JobContext) -> None:
+        if not relay.handlers:
+            return
+        # The worker cancels its companions; the relay is stopped rather than
+        # cancelled, since a LISTEN cancelled midway breaks its connection.
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(relay.run(stop))
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            stop.set()
+            await running
+            raise
 
-        jobs.companion("bastion.outbox.relay", relay_beside_worker)
+    jobs.companion("bastion.outbox.relay", relay_beside_worker)
     return relay
 
 

@@ -46,6 +46,7 @@ FRAMEWORK_MODELS = (
     "bastion.orgs.models",
     "bastion.tenancy.models",
     "bastion.auth.oauth_models",
+    "bastion.webhooks.models",
 )
 
 

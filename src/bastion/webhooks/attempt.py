@@ -1,0 +1,120 @@
+"""One POST of a webhook: sign, send, and classify what came back.
+
+No database here: :mod:`bastion.webhooks.delivery` decides what an outcome
+means for the delivery and the endpoint.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+from bastion.core.http import HttpClient, UpstreamError, UpstreamTimeout
+from bastion.ops.breaker import CircuitBreaker
+from bastion.webhooks.errors import TargetRefused
+from bastion.webhooks.signing import signed_headers
+from bastion.webhooks.ssrf import TargetPolicy, refused_cause
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt gave: ``status_code`` is ``None`` when nothing was answered."""
+
+    succeeded: bool
+    status_code: int | None
+    duration_ms: float
+    error: str | None = None
+    response: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def gone(self) -> bool:
+        return self.status_code == 410
+
+
+class _Refused(Exception):
+    """A non-2xx answer, raised inside the breaker so that it counts as a failure."""
+
+
+async def post(
+    client: HttpClient,
+    policy: TargetPolicy,
+    breaker: CircuitBreaker,
+    *,
+    url: str,
+    message_id: str,
+    body: bytes,
+    secrets: list[str],
+    timestamp: int,
+    excerpt_bytes: int,
+    now: datetime,
+) -> Outcome:
+    """Send one signed POST; every failure becomes an :class:`Outcome`, never raises."""
+    started = time.perf_counter()
+
+    def took() -> float:
+        return round((time.perf_counter() - started) * 1000, 3)
+
+    headers = signed_headers(message_id, timestamp, body, secrets)
+    try:
+        policy.check_url(url)
+        async with breaker:
+            response = await client.post(url, data=body, headers=headers, retries=0)
+            if not 200 <= response.status < 300:
+                raise _Refused
+    except _Refused:
+        excerpt = response.body[:excerpt_bytes].decode("utf-8", errors="replace")
+        return Outcome(
+            False,
+            response.status,
+            took(),
+            f"HTTP {response.status}",
+            excerpt,
+            retry_after(response.headers.get("Retry-After"), now),
+        )
+    except TargetRefused as exc:
+        return Outcome(False, None, took(), f"refused: {exc.detail}")
+    except UpstreamTimeout:
+        return Outcome(False, None, took(), "timeout")
+    except UpstreamError as exc:
+        refused = refused_cause(exc)
+        error = f"refused: {refused}" if refused is not None else str(exc)
+        return Outcome(False, None, took(), error)
+    except Exception as exc:  # CircuitOpen, and anything else: an attempt that failed
+        return Outcome(False, None, took(), f"{type(exc).__name__}: {exc}")
+    excerpt = response.body[:excerpt_bytes].decode("utf-8", errors="replace")
+    return Outcome(True, response.status, took(), None, excerpt)
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` as seconds from ``now`` (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class Pacer:
+    """Spaces the attempts to each endpoint ``1 / rate`` seconds apart (in this process)."""
+
+    def __init__(self, rate: float, max_endpoints: int = 10_000) -> None:
+        self.interval = 1.0 / rate
+        self.max_endpoints = max_endpoints
+        self.slots: dict[uuid.UUID, float] = {}
+
+    def wait(self, endpoint_id: uuid.UUID) -> float:
+        """Seconds until this endpoint's next free slot, which is taken."""
+        now = time.monotonic()
+        if len(self.slots) >= self.max_endpoints:
+            self.slots = {k: v for k, v in self.slots.items() if v > now}
+        slot = max(now, self.slots.get(endpoint_id, 0.0))
+        self.slots[endpoint_id] = slot + self.interval
+        return slot - now
