@@ -204,7 +204,7 @@ def create_app(
             tenancy = install_tenancy(settings.tenancy, state)
             rate_limit_overrides = rate_limit_overrides or tenancy.quotas.rate_limit_overrides
             install_orgs(app, settings.orgs, state)
-            if settings.webhooks.enabled:
+            if webhooks is not None and settings.webhooks.enabled:
                 install_webhooks(
                     app,
                     settings.webhooks,

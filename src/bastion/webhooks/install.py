@@ -65,14 +65,13 @@ def install_webhooks(
     app: FastAPI,
     settings: WebhooksSettings,
     state: BastionState,
-    registry: WebhookRegistry | None,
+    registry: WebhookRegistry,
     relay: Relay,
     metrics: Metrics,
 ) -> WebhooksFeature:
     """Build :class:`WebhooksFeature` into ``state.extensions["webhooks"]``."""
     from bastion.webhooks.router import router
 
-    registry = registry or WebhookRegistry()
     policy = TargetPolicy(
         allow_private=settings.allow_private_targets,
         allowed=settings.allowed_targets,

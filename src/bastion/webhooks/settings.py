@@ -16,7 +16,9 @@ DEFAULT_SCHEDULE = [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
 class WebhooksSettings(BaseModel):
     """Outgoing webhooks: delivery, retries, SSRF policy, secrets; and inbound checks."""
 
-    enabled: bool = Field(True, description="Mount the /webhooks management API and deliver.")
+    enabled: bool = Field(
+        True, description="Deliver and mount /webhooks when create_app is given event types."
+    )
     retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_SCHEDULE),
         description="Delays (s) before each attempt: the first, then each retry.",

@@ -49,7 +49,7 @@ async def test_signed_delivery_verifies_with_standardwebhooks(webhook_app, recei
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "A" * 43 + "=").verify(body, headers)
 
-    for _ in range(50):
+    for _ in range(200):  # under load, the last attempt may take a while
         attempts = await attempts_of(client, endpoint_id)
         if attempts:
             break
@@ -110,7 +110,7 @@ async def test_retries_until_success_then_410_disables(webhook_app, receiver):
     endpoint_id, _ = await add_endpoint(client, receiver.url)
     await client.post("/publish", json={"data": TASK})
     await receiver.wait_for(3)
-    for _ in range(50):
+    for _ in range(200):  # under load, the last attempt may take a while
         attempts = await attempts_of(client, endpoint_id)
         if len(attempts) == 3:
             break
@@ -122,7 +122,7 @@ async def test_retries_until_success_then_410_disables(webhook_app, receiver):
     receiver.respond = lambda n: web.Response(status=410)
     await client.post("/publish", json={"data": TASK})
     await receiver.wait_for(4)
-    for _ in range(50):
+    for _ in range(200):  # under load, the last attempt may take a while
         endpoint = (await client.get(f"/webhooks/endpoints/{endpoint_id}")).json()
         if not endpoint["enabled"]:
             break
@@ -162,7 +162,7 @@ async def test_recover_and_retry_resend_failed_deliveries(webhook_app, receiver)
     since = datetime.now(UTC).isoformat()
     await client.post("/publish", json={"data": TASK})
     await receiver.wait_for(1)
-    for _ in range(50):
+    for _ in range(200):  # under load, the last attempt may take a while
         attempts = await attempts_of(client, endpoint_id)
         if attempts:
             break
