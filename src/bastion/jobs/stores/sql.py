@@ -27,6 +27,7 @@ JOBS = cast(Table, JobRow.__table__)
 TICKS = cast(Table, CronTickRow.__table__)
 CHANNEL = "bastion_jobs"
 _LIVE = JOBS.c.state.in_(("queued", "running"))
+_LIVE_LITERAL = text("state IN ('queued', 'running')")
 _CLAIMED = (
     JOBS.c.id,
     JOBS.c.task,
@@ -99,8 +100,10 @@ class SqlJobStore:
         del values["priority"]
         statement = self._insert(JOBS).values(values)
         if job.dedupe_key is not None:
+            # The index's predicate written out as constants: PostgreSQL matches the
+            # partial index only against a literal predicate, never bound parameters.
             statement = statement.on_conflict_do_nothing(
-                index_elements=[JOBS.c.dedupe_key], index_where=_LIVE
+                index_elements=[JOBS.c.dedupe_key], index_where=_LIVE_LITERAL
             )
         stored = (await session.execute(statement.returning(JOBS.c.id))).scalar()
         if stored is None:  # the key is held; the holder may finish meanwhile, so look twice
