@@ -19,6 +19,7 @@ from bastion.auth.errors import EmailTaken, InvalidCredentials, LinkInvalid
 from bastion.auth.lockout import account_key
 from bastion.auth.models import OneTimeToken, User
 from bastion.auth.sessions import revoke_sessions
+from bastion.core.mail import send_email
 from bastion.security import hash_token, new_token
 
 log = structlog.get_logger("bastion.auth")
@@ -62,7 +63,8 @@ class Accounts:
         token = await self._issue(
             session, user, VERIFY_EMAIL, self.ctx.settings.verify_email_ttl_seconds
         )
-        await self.ctx.email(
+        await send_email(
+            self.ctx.mailer,
             user.email,
             "auth.verify_email",
             f"Verify your email for {self.ctx.app_name}",
@@ -113,7 +115,8 @@ class Accounts:
             token = await self._issue(
                 session, user, RESET_PASSWORD, self.ctx.settings.reset_ttl_seconds
             )
-        await self.ctx.email(
+        await send_email(
+            self.ctx.mailer,
             user.email,
             "auth.reset_password",
             f"Reset your {self.ctx.app_name} password",

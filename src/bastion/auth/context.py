@@ -11,7 +11,7 @@ from bastion.auth.lockout import LockoutGuard
 from bastion.auth.settings import AuthSettings
 from bastion.core.clock import Clock
 from bastion.core.db import Database
-from bastion.core.mail import EmailMessage, Mailer
+from bastion.core.mail import Mailer
 from bastion.security import (
     KeyRing,
     KeyRingCache,
@@ -62,9 +62,6 @@ class AuthContext:
             await self.audit.record(record)
         else:
             await self.audit.append(session, record)
-
-    async def email(self, to: str, kind: str, subject: str, body: str, **data: str) -> None:
-        await self.mailer.send(EmailMessage(to, subject, body, kind=kind, data=data))
 
 
 def normalize_email(raw: str) -> str:

@@ -32,6 +32,7 @@ from bastion.auth.lockout import account_key, ip_key
 from bastion.auth.mfa import Mfa
 from bastion.auth.models import AuthSession, RefreshToken, User
 from bastion.core.ids import uuid7
+from bastion.core.mail import send_email
 from bastion.security import KeyRing, hash_token, new_token
 
 log = structlog.get_logger("bastion.auth")
@@ -133,7 +134,8 @@ class Sessions:
         async with self.ctx.db.session() as session:
             exists = await session.scalar(select(User.id).where(User.email == email))
         if exists is not None:
-            await self.ctx.email(
+            await send_email(
+                self.ctx.mailer,
                 email,
                 "auth.locked_out",
                 f"Sign-in to {self.ctx.app_name} paused",

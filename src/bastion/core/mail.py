@@ -40,6 +40,13 @@ class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
+async def send_email(
+    mailer: Mailer, to: str, kind: str, subject: str, body: str, **data: str
+) -> None:
+    """Send one plain-text email of ``kind`` through ``mailer``."""
+    await mailer.send(EmailMessage(to, subject, body, kind=kind, data=data))
+
+
 class RecordingMailer:
     """Keeps the last ``capacity`` messages and logs each (with its body in
     development, where links must be readable; without it otherwise)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bastion.core.clock import Clock
-from bastion.core.mail import EmailMessage, Mailer
+from bastion.core.mail import Mailer
 from bastion.orgs.errors import RoleUnknown
 from bastion.orgs.settings import OrgsSettings
 from bastion.security.audit import AuditLog
@@ -19,9 +19,6 @@ class OrgsContext:
     clock: Clock
     audit: AuditLog
     mailer: Mailer
-
-    async def email(self, to: str, kind: str, subject: str, body: str, **data: str) -> None:
-        await self.mailer.send(EmailMessage(to, subject, body, kind=kind, data=data))
 
 
 def known_role(role: str) -> str:

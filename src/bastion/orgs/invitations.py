@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.auth import Principal, User
 from bastion.core.db.upsert import insert_for
+from bastion.core.mail import send_email
 from bastion.orgs.context import OrgsContext, known_role
 from bastion.orgs.deps import OrgAccess
 from bastion.orgs.errors import (
@@ -141,7 +142,8 @@ class Invitations:
             select(Organization.name).where(Organization.id == invitation.org_id)
         )
         link = self.ctx.settings.accept_url.replace("{token}", token)
-        await self.ctx.email(
+        await send_email(
+            self.ctx.mailer,
             invitation.email,
             "orgs.invitation",
             f"You are invited to {org_name} on {self.ctx.app_name}",
