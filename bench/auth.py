@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import argon2
 import jwt
+from harness import in_process_main
 
 from bastion import BastionSettings, bastion_state, create_app
 from bastion.auth import auth_of
@@ -184,16 +183,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a run under a minute")
-    args = parser.parse_args()
-    args.logins = 60 if args.quick else 400
-    args.rounds = 3 if args.quick else 8
-    args.verify_seconds = 3.0 if args.quick else 16.0
-    with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(run(args, Path(tmp)))
-    print(json.dumps(result))
-    return 0
+    return in_process_main(
+        __doc__ or "",
+        run,
+        quick={"logins": 60, "rounds": 3, "verify_seconds": 3.0},
+        full={"logins": 400, "rounds": 8, "verify_seconds": 16.0},
+    )
 
 
 if __name__ == "__main__":

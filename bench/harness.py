@@ -395,3 +395,25 @@ def serve(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def in_process_main(
+    doc: str,
+    run: Callable[[Any, Path], Awaitable[dict[str, Any]]],
+    *,
+    quick: dict[str, Any],
+    full: dict[str, Any],
+) -> int:
+    """``main`` of an in-process benchmark: ``--quick`` picks the ``quick`` sizes,
+    ``run(args, workdir)`` measures in a temporary directory, its JSON is the last line."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a run under a minute")
+    args = parser.parse_args()
+    vars(args).update(quick if args.quick else full)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = asyncio.run(run(args, Path(tmp)))
+    print(json.dumps(result))
+    return 0

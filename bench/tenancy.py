@@ -18,20 +18,18 @@ with PostgreSQL on 127.0.0.1 (``BASTION_TEST_POSTGRES_URL``). In one run:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gzip
-import json
 import os
 import resource
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import asyncpg
+from harness import in_process_main
 from sqlalchemy import select
 
 from bastion import Database
@@ -201,16 +199,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a run under a minute")
-    args = parser.parse_args()
-    args.tasks = 50_000 if args.quick else 1_000_000
-    args.queries = 200 if args.quick else 1000
-    args.rounds = 3 if args.quick else 7
-    with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(run(args, Path(tmp)))
-    print(json.dumps(result))
-    return 0
+    return in_process_main(
+        __doc__ or "",
+        run,
+        quick={"tasks": 50_000, "queries": 200, "rounds": 3},
+        full={"tasks": 1_000_000, "queries": 1000, "rounds": 7},
+    )
 
 
 if __name__ == "__main__":
