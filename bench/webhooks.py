@@ -1,8 +1,8 @@
 """Webhook deliveries per second through the whole path, against a plain aiohttp loop.
 
-Bastion: ``publish`` in a transaction → outbox → relay → fan-out → one job per
-delivery → signed POST, recorded; on PostgreSQL, with the embedded worker at
-concurrency C. Reference, in the same run, to the same receiver: one aiohttp
+Bastion: ``publish`` in a transaction → outbox → relay → fan-out (deliveries
+stored) → the dispatcher beside the job worker claims them → signed POST → attempt
+recorded; on PostgreSQL, in one process (the embedded worker), C POSTs at once. Reference, in the same run, to the same receiver: one aiohttp
 ``ClientSession`` (connector limit C) and C tasks POSTing the same bodies, no
 signature, no database. Latency: events published one per transaction at a fixed
 rate; publish → delivered is the attempt's end minus the event's timestamp.
@@ -135,7 +135,11 @@ async def benchmark(args: argparse.Namespace, url: str) -> list[dict[str, Any]]:
             "database_url": f"{database_url}/{name}",
             "database_pool_size": args.concurrency + 10,
             "security": {"argon2_time_cost": 1, "argon2_memory_kib": 1024},
-            "webhooks": {"allow_private_targets": True, "rate_per_second": 100_000},
+            "webhooks": {
+                "allow_private_targets": True,
+                "rate_per_second": 100_000,
+                "concurrency": args.concurrency,
+            },
             "jobs": {"embedded_worker": True, "concurrency": args.concurrency},
             "outbox": {"batch_size": 200},
             "ratelimit": {"enabled": False},
@@ -194,7 +198,8 @@ async def benchmark(args: argparse.Namespace, url: str) -> list[dict[str, Any]]:
             theirs = await reference(url, bodies, args.concurrency)
             print(
                 f"deliveries/s at concurrency {args.concurrency}: bastion {ours:.0f} "
-                f"(publish → outbox → job → signed POST, recorded), plain aiohttp loop {theirs:.0f}"
+                f"(publish → outbox → dispatcher → signed POST, recorded), "
+                f"plain aiohttp loop {theirs:.0f}"
             )
 
             # Latency: one event per transaction at a fixed rate.

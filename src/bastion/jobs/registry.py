@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -170,6 +171,23 @@ class JobsRegistry:
         if name in self.companions:
             raise ConfigurationError(f"companion {name!r} is registered twice")
         self.companions[name] = run
+
+    def loop_companion(self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        """For features: ``loop(stop)`` runs beside every worker. When the worker stops
+        it, ``stop`` is set and the loop finishes its work in hand instead of being
+        cancelled midway (a ``LISTEN`` or a batch cut in half)."""
+
+        async def run(_context: JobContext) -> None:
+            stop = asyncio.Event()
+            running = asyncio.ensure_future(loop(stop))
+            try:
+                await asyncio.shield(running)
+            except asyncio.CancelledError:
+                stop.set()
+                await running
+                raise
+
+        self.companion(name, run)
 
     def add_schedule(self, schedule: CronSchedule) -> None:
         if schedule.name in self.schedules:

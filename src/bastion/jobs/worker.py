@@ -10,18 +10,18 @@ and releases them to the queue.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from pydantic import ValidationError
 
+from bastion.core.aio import first
 from bastion.core.ids import uuid7
 from bastion.jobs.errors import UnknownTask
 from bastion.jobs.metrics import JobMetrics
@@ -102,7 +102,7 @@ class Worker:
             free = options.concurrency - len(self.running)
             if free <= 0:
                 self._slot_freed.clear()
-                await _first(stop.wait(), self._slot_freed.wait())
+                await first(stop.wait(), self._slot_freed.wait())
                 continue
             try:
                 claimed = await self.store.claim(
@@ -119,7 +119,7 @@ class Worker:
                 if not self.running:
                     return
                 self._slot_freed.clear()
-                await _first(stop.wait(), self._slot_freed.wait())
+                await first(stop.wait(), self._slot_freed.wait())
             else:
                 # Not raced against `stop`: cancelling a LISTEN or a pub/sub read
                 # midway would break its connection. A stop waits at most `poll`.
@@ -130,7 +130,7 @@ class Worker:
 
     async def _store_down(self, stop: asyncio.Event, exc: Exception) -> None:
         log.warning("jobs.store_unavailable", worker=self.name, error=repr(exc))
-        await _first(stop.wait(), asyncio.sleep(self.options.poll))
+        await first(stop.wait(), within=self.options.poll)
 
     async def _finish_running(self) -> None:
         if not self.running:
@@ -222,15 +222,3 @@ def _describe(exc: BaseException) -> str:
     else:
         text = "".join(traceback.format_exception(exc))
     return text[-MAX_ERROR_CHARS:]
-
-
-async def _first(*waits: Any) -> None:
-    """Wait until the first of ``waits`` returns; cancel the others."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)

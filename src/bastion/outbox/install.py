@@ -9,7 +9,7 @@ from typing import Any
 
 from bastion.core.errors import ConfigurationError
 from bastion.core.state import BastionState, bastion_state
-from bastion.jobs import JobContext, JobsRegistry
+from bastion.jobs import JobsRegistry
 from bastion.ops.metrics import Metrics
 from bastion.outbox.relay import Handler, Relay
 from bastion.outbox.settings import OutboxSettings
@@ -34,21 +34,11 @@ def install_outbox(
         # worker would interleave its transactions with the requests'.)
         return relay
 
-    async def relay_beside_worker(_context: JobContext) -> None:
-        if not relay.handlers:
-            return
-        # The worker cancels its companions; the relay is stopped rather than
-        # cancelled, since a LISTEN cancelled midway breaks its connection.
-        stop = asyncio.Event()
-        running = asyncio.ensure_future(relay.run(stop))
-        try:
-            await asyncio.shield(running)
-        except asyncio.CancelledError:
-            stop.set()
-            await running
-            raise
+    async def relay_beside_worker(stop: asyncio.Event) -> None:
+        if relay.handlers or relay.batch_handlers:
+            await relay.run(stop)
 
-    jobs.companion("bastion.outbox.relay", relay_beside_worker)
+    jobs.loop_companion("bastion.outbox.relay", relay_beside_worker)
     return relay
 
 

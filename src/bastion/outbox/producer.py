@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bastion.core.db import utcnow
+from bastion.core.db.notify import notify_on_commit
 from bastion.outbox.models import PENDING, OutboxMessage
 
 CHANNEL = "bastion_outbox"
-_NOTIFY = "bastion.outbox.notify"
 
 
 def add(
@@ -43,15 +41,5 @@ def add(
         available_at=now,
     )
     session.add(message)
-    sync_session = session.sync_session
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        if not event.contains(sync_session, "before_commit", _notify):
-            event.listen(sync_session, "before_commit", _notify)
-        sync_session.info[_NOTIFY] = True
+    notify_on_commit(session, CHANNEL)
     return message
-
-
-def _notify(session: Session) -> None:
-    # Runs in the committing transaction: PostgreSQL delivers the NOTIFY with the commit.
-    if session.info.pop(_NOTIFY, False):
-        session.execute(text(f"NOTIFY {CHANNEL}"))

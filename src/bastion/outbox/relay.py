@@ -10,16 +10,16 @@ batch again. Handlers that must act once use the inbox (``process_once``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
+from bastion.core.aio import first
 from bastion.core.clock import Clock
 from bastion.core.db import Database
+from bastion.core.db.notify import listening
 from bastion.ops.metrics import Metrics
 from bastion.outbox.producer import CHANNEL
 from bastion.outbox.settings import OutboxSettings
@@ -27,12 +27,16 @@ from bastion.outbox.store import Message, OutboxStore
 
 log = structlog.get_logger("bastion.outbox")
 Handler = Callable[[Message], Awaitable[None]]
+# Takes every message of its topic in a claimed batch at once (one transaction for all).
+BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 BACKLOG_EVERY = 5.0  # seconds between backlog reads (and burials of dead leases)
 
 
 class Relay:
-    """Delivers outbox messages to ``handlers`` (topic -> async callable)."""
+    """Delivers outbox messages to ``handlers`` (topic -> async callable, one message
+    per call) and ``batch_handlers`` (topic -> async callable given all the messages
+    of that topic in a claimed batch; if it raises, each of them is retried)."""
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class Relay:
     ) -> None:
         self.db = db
         self.handlers = dict(handlers)
+        self.batch_handlers: dict[str, BatchHandler] = {}
         self.settings = settings or OutboxSettings()
         self.store = OutboxStore(db, clock=clock)
         self.clock = self.store.clock
@@ -77,8 +82,19 @@ class Relay:
         )
         if not batch:
             return 0
-        outcomes = await asyncio.gather(*(self._deliver(message) for message in batch))
-        sent = [message.id for message, ok in zip(batch, outcomes, strict=True) if ok]
+        grouped: dict[str, list[Message]] = {}
+        for message in batch:
+            if message.topic in self.batch_handlers:
+                grouped.setdefault(message.topic, []).append(message)
+        singles = [message for message in batch if message.topic not in grouped]
+        outcomes = await asyncio.gather(
+            *(self._deliver(message) for message in singles),
+            *(self._deliver_all(topic, messages) for topic, messages in grouped.items()),
+        )
+        sent = [message.id for message, ok in zip(singles, outcomes, strict=False) if ok]
+        for messages, ok in zip(grouped.values(), outcomes[len(singles) :], strict=True):
+            if ok:
+                sent.extend(message.id for message in messages)
         marked = await self.store.mark_sent(sent, self.token)
         if marked != len(sent):
             log.warning("outbox.lease_lost", delivered=len(sent), marked=marked)
@@ -86,15 +102,26 @@ class Relay:
 
     async def _deliver(self, message: Message) -> bool:
         handler = self.handlers.get(message.topic)
-        try:
-            if handler is None:
-                raise LookupError(f"no handler for topic {message.topic!r}")
-            await handler(message)
-        except Exception as exc:
-            await self._failed(message, f"{type(exc).__name__}: {exc}")
+        if handler is None:
+            await self._failed(message, f"LookupError: no handler for topic {message.topic!r}")
             return False
-        self._messages.labels(message.topic, "sent").inc()
-        self._lag.observe(max(0.0, (self.clock.now() - message.created_at).total_seconds()))
+        return await self._run([message], handler(message))
+
+    async def _deliver_all(self, topic: str, messages: Sequence[Message]) -> bool:
+        return await self._run(messages, self.batch_handlers[topic](messages))
+
+    async def _run(self, messages: Sequence[Message], handling: Awaitable[None]) -> bool:
+        """Await ``handling`` of ``messages``: counted as sent, or each marked failed."""
+        try:
+            await handling
+        except Exception as exc:
+            for message in messages:
+                await self._failed(message, f"{type(exc).__name__}: {exc}")
+            return False
+        now = self.clock.now()
+        for message in messages:
+            self._messages.labels(message.topic, "sent").inc()
+            self._lag.observe(max(0.0, (now - message.created_at).total_seconds()))
         return True
 
     async def _failed(self, message: Message, error: str) -> None:
@@ -130,7 +157,7 @@ class Relay:
         before returning."""
         wake = asyncio.Event()
         log.info("outbox.relay_started", relay=self.token, dialect=self.db.dialect)
-        async with self._listening(wake):
+        async with listening(self.db, CHANNEL, wake):
             while not stop.is_set():
                 wake.clear()
                 try:
@@ -142,43 +169,5 @@ class Relay:
                     log.exception("outbox.relay_error", relay=self.token)
                     claimed = 0
                 if claimed < self.settings.batch_size:
-                    await _first(stop, wake, self.settings.poll_seconds)
+                    await first(stop.wait(), wake.wait(), within=self.settings.poll_seconds)
         log.info("outbox.relay_stopped", relay=self.token)
-
-    @contextlib.asynccontextmanager
-    async def _listening(self, wake: asyncio.Event) -> AsyncIterator[None]:
-        """``LISTEN`` on PostgreSQL while the block runs; polling alone elsewhere, or
-        when the database cannot be reached at start (the loop then retries)."""
-        if self.db.dialect != "postgresql":
-            yield
-            return
-
-        def notified(*_: object) -> None:
-            wake.set()
-
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                connection = await stack.enter_async_context(self.db.engine.connect())
-                raw = (await connection.get_raw_connection()).driver_connection
-                assert raw is not None
-                await raw.add_listener(CHANNEL, notified)
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("outbox.listen_failed", error=f"{type(exc).__name__}: {exc}")
-            else:
-                stack.push_async_callback(_quietly, raw.remove_listener(CHANNEL, notified))
-            yield
-
-
-async def _quietly(call: Awaitable[object]) -> None:
-    with contextlib.suppress(Exception):  # the connection may be gone
-        await call
-
-
-async def _first(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
-    """Return when ``stop`` or ``wake`` is set, or after ``seconds``."""
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

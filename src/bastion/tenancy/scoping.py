@@ -70,11 +70,15 @@ def tenant_context(tenant_id: uuid.UUID) -> Iterator[None]:
 
 
 @contextmanager
-def bypass_tenancy(reason: str) -> Iterator[None]:
-    """Run a block whose queries see every tenant; ``reason`` is logged."""
+def bypass_tenancy(reason: str, *, routine: bool = False) -> Iterator[None]:
+    """Run a block whose queries see every tenant; ``reason`` is logged (as a warning;
+    at debug level when ``routine``: a framework loop that serves every tenant by
+    design, such as the webhook fan-out, entered once per batch)."""
     if not reason.strip():
         raise ValueError("bypass_tenancy needs a reason; it is recorded")
-    log.warning("tenancy.bypass", reason=reason, tenant=str(current_tenant()))
+    (log.debug if routine else log.warning)(
+        "tenancy.bypass", reason=reason, tenant=str(current_tenant())
+    )
     token = _bypass.set(reason)
     try:
         yield

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from bastion.core.http import HttpClient, UpstreamError, UpstreamTimeout
 from bastion.ops.breaker import CircuitBreaker
@@ -23,6 +24,7 @@ from bastion.webhooks.ssrf import TargetPolicy, refused_cause
 class Outcome:
     """What one attempt gave: ``status_code`` is ``None`` when nothing was answered."""
 
+    started_at: datetime
     succeeded: bool
     status_code: int | None
     duration_ms: float
@@ -52,11 +54,13 @@ async def post(
     excerpt_bytes: int,
     now: datetime,
 ) -> Outcome:
-    """Send one signed POST; every failure becomes an :class:`Outcome`, never raises."""
+    """Send one signed POST at ``now``; every failure becomes an :class:`Outcome`,
+    never raises."""
     started = time.perf_counter()
 
-    def took() -> float:
-        return round((time.perf_counter() - started) * 1000, 3)
+    def outcome(status: int | None, error: str | None, **more: Any) -> Outcome:
+        took = round((time.perf_counter() - started) * 1000, 3)
+        return Outcome(now, error is None, status, took, error, **more)
 
     headers = signed_headers(message_id, timestamp, body, secrets)
     try:
@@ -66,27 +70,23 @@ async def post(
             if not 200 <= response.status < 300:
                 raise _Refused
     except _Refused:
-        excerpt = response.body[:excerpt_bytes].decode("utf-8", errors="replace")
-        return Outcome(
-            False,
+        return outcome(
             response.status,
-            took(),
             f"HTTP {response.status}",
-            excerpt,
-            retry_after(response.headers.get("Retry-After"), now),
+            response=response.body[:excerpt_bytes].decode("utf-8", errors="replace"),
+            retry_after=retry_after(response.headers.get("Retry-After"), now),
         )
     except TargetRefused as exc:
-        return Outcome(False, None, took(), f"refused: {exc.detail}")
+        return outcome(None, f"refused: {exc.detail}")
     except UpstreamTimeout:
-        return Outcome(False, None, took(), "timeout")
+        return outcome(None, "timeout")
     except UpstreamError as exc:
         refused = refused_cause(exc)
-        error = f"refused: {refused}" if refused is not None else str(exc)
-        return Outcome(False, None, took(), error)
+        return outcome(None, f"refused: {refused}" if refused is not None else str(exc))
     except Exception as exc:  # CircuitOpen, and anything else: an attempt that failed
-        return Outcome(False, None, took(), f"{type(exc).__name__}: {exc}")
+        return outcome(None, f"{type(exc).__name__}: {exc}")
     excerpt = response.body[:excerpt_bytes].decode("utf-8", errors="replace")
-    return Outcome(True, response.status, took(), None, excerpt)
+    return outcome(response.status, None, response=excerpt)
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:

@@ -92,10 +92,8 @@ def retry(
                     found = await feature.service.reset(
                         session, WebhookDelivery.message_id == uuid.UUID(message_id)
                     )
-            await feature.deliverer.requeue(found)
             return len(found)
         finally:
-            await feature.deliverer.queue.store.close()
             await state.db.dispose()
 
     count = run_async(main)

@@ -1,11 +1,14 @@
-"""Deliveries: fan an event out to its endpoints, run an attempt, schedule the next.
+"""Deliveries: fan events out to their endpoints, claim due deliveries, send them,
+record what happened and when to try again.
 
-A delivery is claimed by one ``UPDATE ... WHERE status = 'pending' AND not
-leased RETURNING`` before it is sent, so two jobs for the same delivery (a
-relay that delivered an event twice, a sweep) never send it at once. Each
-attempt is recorded with the delivery's new state in one transaction; the job
-of the next attempt is enqueued after it. A due delivery whose job was lost
-(a crash between the commit and the enqueue) is found by the sweep.
+The outbox relay hands the fan-out every webhook event of a batch at once: one
+transaction stores the messages and one *delivery* per subscribed endpoint. Due
+deliveries are claimed in batches by one ``UPDATE ... RETURNING`` that leases them
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so dispatchers in several processes
+never claim the same row); the attempts of many deliveries are then recorded
+together, in one transaction with the deliveries' and endpoints' new state. A
+delivery whose dispatcher died keeps its lease until it runs out, and is then
+claimed again (at least once). :mod:`bastion.webhooks.dispatcher` runs the loop.
 """
 
 from __future__ import annotations
@@ -14,25 +17,27 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.core.clock import Clock
 from bastion.core.db import Database
+from bastion.core.db.notify import notify_on_commit
 from bastion.core.db.upsert import insert_for
 from bastion.core.http import HttpClient
 from bastion.core.ids import uuid7
-from bastion.jobs.service import JobQueue
 from bastion.ops.http_breakers import HostBreakers
+from bastion.ops.metrics import Metrics
 from bastion.outbox.store import Message
 from bastion.security.crypto import SecretBox
-from bastion.tenancy.scoping import bypass_tenancy, tenant_context
+from bastion.security.errors import DecryptionFailed
+from bastion.tenancy.scoping import bypass_tenancy
 from bastion.webhooks.attempt import Outcome, Pacer, post
 from bastion.webhooks.models import (
     FAILED,
@@ -47,20 +52,43 @@ from bastion.webhooks.settings import WebhooksSettings
 from bastion.webhooks.ssrf import TargetPolicy
 
 log = structlog.get_logger("bastion.webhooks")
-DELIVER_TASK = "bastion.webhooks.deliver"
+CHANNEL = "bastion_webhooks"  # NOTIFY: deliveries are due now
+CLAIMED = (
+    WebhookDelivery.id,
+    WebhookDelivery.attempts,
+    WebhookDelivery.endpoint_id,
+    WebhookDelivery.message_id,
+)
 OnDisabled = Callable[[WebhookEndpoint, str], Awaitable[None]]
-MAX_PACING_SLEEP = 1.0  # seconds a job waits for its endpoint's rate; longer: re-enqueued
-
-
-class DeliverJob(BaseModel):
-    """The payload of a delivery job."""
-
-    delivery_id: uuid.UUID
-    tenant_id: uuid.UUID
+MAX_PACING_SLEEP = 1.0  # seconds an attempt waits for its endpoint's rate; longer: later
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
 
 
 def secret_context(endpoint_id: uuid.UUID) -> bytes:
     return f"webhook-endpoint:{endpoint_id}".encode()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A leased delivery, ready to send: its ``attempts`` include this one."""
+
+    id: uuid.UUID
+    attempts: int
+    endpoint: WebhookEndpoint
+    message_id: uuid.UUID
+    body: bytes
+    secrets: list[str]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of a claimed delivery: an attempt's ``outcome``; or none, when the
+    endpoint was disabled meanwhile (``outcome`` ``None``, ``later`` ``None``) or over
+    its rate (``later``: when to try instead, not counted as an attempt)."""
+
+    claimed: Claimed
+    outcome: Outcome | None
+    later: datetime | None = None
 
 
 class Deliverer:
@@ -69,18 +97,17 @@ class Deliverer:
         db: Database,
         client: HttpClient,
         box: SecretBox,
-        queue: JobQueue,
         settings: WebhooksSettings,
         policy: TargetPolicy,
         *,
         clock: Clock,
         breakers: HostBreakers,
+        metrics: Metrics,
         on_disabled: OnDisabled | None = None,
     ) -> None:
         self.db = db
         self.client = client
         self.box = box
-        self.queue = queue
         self.settings = settings
         self.policy = policy
         self.clock = clock
@@ -88,141 +115,207 @@ class Deliverer:
         self.on_disabled = on_disabled
         self.lease = timedelta(seconds=settings.timeout_seconds + 30)
         self.pacer = Pacer(settings.rate_per_second)
+        self.due = asyncio.Event()  # set when this process created due deliveries
+        self._attempts = metrics.counter(
+            "bastion_webhook_attempts_total",
+            "Webhook delivery attempts by outcome (succeeded, failed).",
+            ["outcome"],
+        )
+        self._duration = metrics.histogram(
+            "bastion_webhook_attempt_duration_seconds",
+            "Time of one webhook POST, from sending to the answer or the failure.",
+            buckets=DURATION_BUCKETS,
+        )
 
-    async def fan_out(self, message: Message) -> None:
-        """The outbox handler: one delivery per subscribed endpoint, each a job."""
-        event = message.payload
-        tenant = uuid.UUID(event["tenant_id"])
-        message_id = uuid.UUID(event["id"])
-        with tenant_context(tenant):
+    async def fan_out(self, messages: Sequence[Message]) -> None:
+        """The outbox batch handler: store the events and one delivery per subscribed
+        endpoint, in one transaction (replays of a message add nothing)."""
+        events = [message.payload for message in messages]
+        tenants = {uuid.UUID(event["tenant_id"]) for event in events}
+        now = self.clock.now()
+        upsert = insert_for(self.db.dialect)
+        with bypass_tenancy("webhooks fan-out: a batch of events", routine=True):
             async with self.db.session() as session:
-                insert = insert_for(self.db.dialect)
                 await session.execute(
-                    insert(WebhookMessage)
-                    .values(
-                        id=message_id,
-                        tenant_id=tenant,
-                        type=event["type"],
-                        data=event["data"],
-                        created_at=datetime.fromisoformat(event["timestamp"]),
-                    )
-                    .on_conflict_do_nothing()
+                    upsert(WebhookMessage).on_conflict_do_nothing(),
+                    [
+                        {
+                            "id": uuid.UUID(event["id"]),
+                            "tenant_id": uuid.UUID(event["tenant_id"]),
+                            "type": event["type"],
+                            "data": event["data"],
+                            "created_at": datetime.fromisoformat(event["timestamp"]),
+                        }
+                        for event in events
+                    ],
                 )
                 endpoints = (
-                    await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled))
+                    await session.execute(
+                        select(
+                            WebhookEndpoint.id,
+                            WebhookEndpoint.tenant_id,
+                            WebhookEndpoint.event_types,
+                            WebhookEndpoint.version,
+                        ).where(WebhookEndpoint.enabled, WebhookEndpoint.tenant_id.in_(tenants))
+                    )
                 ).all()
-                now = self.clock.now()
                 rows = [
                     {
                         "id": uuid7(),
                         "tenant_id": tenant,
-                        "message_id": message_id,
-                        "endpoint_id": endpoint.id,
+                        "message_id": uuid.UUID(event["id"]),
+                        "endpoint_id": endpoint_id,
                         "status": PENDING,
                         "attempts": 0,
                         "next_attempt_at": now,
                         "created_at": now,
                     }
-                    for endpoint in endpoints
-                    if event["type"] in endpoint.event_types
-                    and str(endpoint.version) in event["data"]
+                    for event in events
+                    for endpoint_id, tenant, types, version in endpoints
+                    if str(tenant) == event["tenant_id"]
+                    and event["type"] in types
+                    and str(version) in event["data"]
                 ]
                 if rows:
-                    await session.execute(insert(WebhookDelivery).on_conflict_do_nothing(), rows)
-                pending = (
-                    await session.scalars(
-                        select(WebhookDelivery.id).where(
-                            WebhookDelivery.message_id == message_id,
-                            WebhookDelivery.status == PENDING,
-                            WebhookDelivery.attempts == 0,
-                        )
-                    )
-                ).all()
-        for delivery_id in pending:
-            await self.enqueue(delivery_id, tenant, 0.0)
+                    await session.execute(upsert(WebhookDelivery).on_conflict_do_nothing(), rows)
+                    notify_on_commit(session, CHANNEL)
+        if rows:
+            self.due.set()
 
-    async def enqueue(self, delivery_id: uuid.UUID, tenant: uuid.UUID, delay: float) -> None:
-        # No dedupe key: a second job for the same delivery finds it leased, finished
-        # or not yet due, and does nothing (the claim below is the guard).
-        await self.queue.enqueue(
-            DELIVER_TASK,
-            DeliverJob(delivery_id=delivery_id, tenant_id=tenant),
-            delay=delay,
-            queue=self.settings.queue,
-        )
-
-    async def deliver(self, delivery_id: uuid.UUID) -> Outcome | None:
-        """Make the next attempt of a delivery (in its tenant's context); ``None`` when it
-        is not due, leased by another job, or finished."""
+    async def claim(self, limit: int, *, only: uuid.UUID | None = None) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries (or just ``only``, if due) and load what
+        sending them needs. Deliveries whose endpoint is gone are not returned."""
         now = self.clock.now()
-        claim = (
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == delivery_id,
-                WebhookDelivery.status == PENDING,
+        due: list[ColumnElement[bool]] = [
+            WebhookDelivery.status == PENDING,
+            or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until <= now),
+        ]
+        if only is not None:
+            # (A second of slack: an explicit attempt right when it falls due.)
+            due += [
+                WebhookDelivery.id == only,
                 WebhookDelivery.next_attempt_at <= now + timedelta(seconds=1),
-                or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until <= now),
-            )
-            .values(locked_until=now + self.lease, attempts=WebhookDelivery.attempts + 1)
-            .returning(
-                WebhookDelivery.attempts, WebhookDelivery.endpoint_id, WebhookDelivery.message_id
-            )
-            .execution_options(synchronize_session=False)
+            ]
+        else:
+            due.append(WebhookDelivery.next_attempt_at <= now)
+        picked = (
+            select(WebhookDelivery.id)
+            .where(*due)
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        this = update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+        return await self._load(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(picked.scalar_subquery()))
+            .values(locked_until=now + self.lease, attempts=WebhookDelivery.attempts + 1)
+            .returning(*CLAIMED)
+            .execution_options(synchronize_session=False),
+            now,
+        )
+
+    async def _load(self, leasing: Any, now: datetime) -> list[Claimed]:
+        """Run ``leasing`` (rows of :data:`CLAIMED` columns) and load their endpoints
+        and messages."""
         async with self.db.session() as session:
-            claimed = (await session.execute(claim)).one_or_none()
-            if claimed is None:
-                return None
-            attempts, endpoint_id, message_id = claimed
-            endpoint, message = (
-                await session.execute(
-                    select(WebhookEndpoint, WebhookMessage)
-                    .join_from(WebhookEndpoint, WebhookMessage, WebhookMessage.id == message_id)
-                    .where(WebhookEndpoint.id == endpoint_id)
+            leased = (await session.execute(leasing)).all()
+            if not leased:
+                return []
+            endpoint_ids = {row.endpoint_id for row in leased}
+            endpoints = {
+                endpoint.id: endpoint
+                for endpoint in await session.scalars(
+                    select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids))
                 )
-            ).one()
-            if not endpoint.enabled:
-                await session.execute(
-                    this.values(status=FAILED, locked_until=None, finished_at=now)
+            }
+            messages = {
+                row.id: row
+                for row in await session.execute(
+                    select(
+                        WebhookMessage.id,
+                        WebhookMessage.type,
+                        WebhookMessage.data,
+                        WebhookMessage.created_at,
+                    ).where(WebhookMessage.id.in_({row.message_id for row in leased}))
                 )
-                return None
-            wait = self.pacer.wait(endpoint.id)
-            if wait > MAX_PACING_SLEEP:  # over the endpoint's rate: later, as no attempt
-                later = now + timedelta(seconds=wait)
-                await session.execute(
-                    this.values(attempts=attempts - 1, locked_until=None, next_attempt_at=later)
-                )
-            url, secrets = endpoint.url, self._secrets(endpoint, now)
-            body = envelope(message, endpoint.version)
+            }
+        secrets = {e.id: self._secrets(e, now) for e in endpoints.values() if e.enabled}
+        return [
+            Claimed(
+                row.id,
+                row.attempts,
+                endpoints[row.endpoint_id],
+                row.message_id,
+                envelope(messages[row.message_id], endpoints[row.endpoint_id].version),
+                secrets.get(row.endpoint_id, []),
+            )
+            for row in leased
+            if row.endpoint_id in endpoints  # (a deleted endpoint cascades its deliveries)
+        ]
+
+    async def send(self, claimed: Claimed) -> Result:
+        """Make the attempt of a claimed delivery (after waiting for its endpoint's rate)."""
+        endpoint = claimed.endpoint
+        if not endpoint.enabled:
+            return Result(claimed, None)
+        if not claimed.secrets:
+            error = "the endpoint's secret cannot be unsealed (see webhooks.secret_unreadable)"
+            return Result(claimed, Outcome(self.clock.now(), False, None, 0.0, error))
+        wait = self.pacer.wait(endpoint.id)
         if wait > MAX_PACING_SLEEP:
-            await self.enqueue(delivery_id, endpoint.tenant_id, wait)
-            return None
+            return Result(claimed, None, later=self.clock.now() + timedelta(seconds=wait))
         await asyncio.sleep(wait)
+        now = self.clock.now()
         outcome = await post(
             self.client,
             self.policy,
             self.breakers(str(endpoint.id)),
-            url=url,
-            message_id=str(message.id),
-            body=body,
-            secrets=secrets,
-            timestamp=int(self.clock.now().timestamp()),
+            url=endpoint.url,
+            message_id=str(claimed.message_id),
+            body=claimed.body,
+            secrets=claimed.secrets,
+            timestamp=int(now.timestamp()),
             excerpt_bytes=self.settings.response_excerpt_bytes,
             now=now,
         )
-        retry_in = await self._record(delivery_id, endpoint, message.id, attempts, outcome)
-        if retry_in is not None:
-            await self.enqueue(delivery_id, endpoint.tenant_id, retry_in)
-        return outcome
+        self._attempts.labels("succeeded" if outcome.succeeded else "failed").inc()
+        self._duration.observe(outcome.duration_ms / 1000)
+        return Result(claimed, outcome)
+
+    async def deliver(self, delivery_id: uuid.UUID, *, leased: bool = False) -> Outcome | None:
+        """Make the next attempt of one delivery now and record it; ``None`` when it is
+        not due, leased by another dispatcher, finished, or its endpoint is disabled.
+        ``leased``: the caller created it already leased (see :meth:`reserved`)."""
+        if leased:
+            this = WebhookDelivery.id == delivery_id, WebhookDelivery.status == PENDING
+            claimed = await self._load(select(*CLAIMED).where(*this), self.clock.now())
+        else:
+            claimed = await self.claim(1, only=delivery_id)
+        if not claimed:
+            return None
+        result = await self.send(claimed[0])
+        await self.record([result])
+        return result.outcome
+
+    def reserved(self, now: datetime) -> dict[str, Any]:
+        """The columns of a new delivery leased to the code that creates it (no
+        dispatcher takes it) for one attempt it then makes with ``deliver(leased=True)``;
+        if that never happens, a dispatcher sends it when the lease runs out."""
+        return {"attempts": 1, "locked_until": now + self.lease, "next_attempt_at": now}
 
     def _secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+        """The endpoint's signing secrets; none if they cannot be unsealed (its
+        deliveries then fail, logged, instead of stopping the others)."""
         context = secret_context(endpoint.id)
-        found = [self.box.decrypt(endpoint.secret, context=context).decode()]
+        sealed = [endpoint.secret]
         until = endpoint.previous_secret_until
         if endpoint.previous_secret and until is not None and until > now:
-            found.append(self.box.decrypt(endpoint.previous_secret, context=context).decode())
-        return found
+            sealed.append(endpoint.previous_secret)
+        try:
+            return [self.box.decrypt(secret, context=context).decode() for secret in sealed]
+        except DecryptionFailed as exc:
+            log.error("webhooks.secret_unreadable", endpoint=str(endpoint.id), error=repr(exc))
+            return []
 
     def retry_delay(self, attempts: int, outcome: Outcome) -> float | None:
         """Seconds before the next attempt, or ``None`` when the schedule is spent."""
@@ -236,46 +329,61 @@ class Deliverer:
             delay = max(delay, min(outcome.retry_after, self.settings.max_retry_after_seconds))
         return max(0.0, delay)
 
-    async def _record(
-        self,
-        delivery_id: uuid.UUID,
-        endpoint: WebhookEndpoint,
-        message_id: uuid.UUID,
-        attempts: int,
-        outcome: Outcome,
-    ) -> float | None:
-        """Store the attempt and the delivery's and endpoint's new state, in one
-        transaction; the delay before the next attempt, if there is one."""
+    async def record(self, results: Sequence[Result]) -> None:
+        """Store the attempts and the deliveries' and endpoints' new state, in one
+        transaction; then call the notification hook of each endpoint it disabled."""
         now = self.clock.now()
-        retry_in = (
-            None if outcome.succeeded or outcome.gone else self.retry_delay(attempts, outcome)
-        )
-        delivery: dict[str, Any] = {"locked_until": None}
-        if retry_in is None:
-            delivery |= {"status": SUCCEEDED if outcome.succeeded else FAILED, "finished_at": now}
-        else:
-            delivery["next_attempt_at"] = now + timedelta(seconds=retry_in)
-        attempt = {
-            "tenant_id": endpoint.tenant_id,
-            "delivery_id": delivery_id,
-            "endpoint_id": endpoint.id,
-            "message_id": message_id,
-            "attempted_at": now,
-            "status_code": outcome.status_code,
-            "duration_ms": outcome.duration_ms,
-            "succeeded": outcome.succeeded,
-            "error": outcome.error,
-            "response": outcome.response,
-        }
-        async with self.db.session() as session:
-            await session.execute(insert(WebhookAttempt).values(attempt))
-            await session.execute(
-                update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(delivery)
+        attempts: list[dict[str, Any]] = []
+        succeeded: list[uuid.UUID] = []
+        changed: list[dict[str, Any]] = []
+        last: dict[uuid.UUID, tuple[WebhookEndpoint, Outcome]] = {}
+        for result in results:
+            claimed, outcome = result.claimed, result.outcome
+            if outcome is None:
+                state: dict[str, Any] = (
+                    {"status": FAILED, "finished_at": now}  # the endpoint is disabled
+                    if result.later is None
+                    else {"attempts": claimed.attempts - 1, "next_attempt_at": result.later}
+                )
+                changed.append({"id": claimed.id, "locked_until": None} | state)
+                continue
+            endpoint = claimed.endpoint
+            previous = last.get(endpoint.id)
+            last[endpoint.id] = (
+                endpoint,
+                outcome if previous is None else _worse(previous[1], outcome),
             )
-            disabled = await self._endpoint_after(session, endpoint, outcome, now)
-        if disabled is not None and self.on_disabled is not None:
-            await self.on_disabled(endpoint, disabled)
-        return retry_in
+            attempts.append(_attempt(claimed, outcome))
+            if outcome.succeeded:
+                succeeded.append(claimed.id)
+                continue
+            retry_in = None if outcome.gone else self.retry_delay(claimed.attempts, outcome)
+            state = (
+                {"status": FAILED, "finished_at": now}
+                if retry_in is None
+                else {"next_attempt_at": now + timedelta(seconds=retry_in)}
+            )
+            changed.append({"id": claimed.id, "locked_until": None} | state)
+        disabled: list[tuple[WebhookEndpoint, str]] = []
+        async with self.db.session() as session:
+            if attempts:
+                await session.execute(insert(WebhookAttempt), attempts)
+            if succeeded:
+                await session.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(succeeded))
+                    .values(status=SUCCEEDED, locked_until=None, finished_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            for rows in _same_keys(changed):
+                await session.execute(update(WebhookDelivery), rows)
+            for endpoint, outcome in last.values():
+                reason = await self._endpoint_after(session, endpoint, outcome, now)
+                if reason is not None:
+                    disabled.append((endpoint, reason))
+        if self.on_disabled is not None:
+            for endpoint, reason in disabled:
+                await self.on_disabled(endpoint, reason)
 
     async def _endpoint_after(
         self, session: AsyncSession, endpoint: WebhookEndpoint, outcome: Outcome, now: datetime
@@ -292,8 +400,9 @@ class Deliverer:
                 .returning(WebhookEndpoint.failing_since)
                 .execution_options(synchronize_session=False)
             )
-        ).scalar_one()
-        assert since is not None  # just set
+        ).scalar_one_or_none()
+        if since is None:  # deleted meanwhile
+            return None
         reason = None
         if outcome.gone:
             reason = "the receiver answered 410 Gone"
@@ -312,35 +421,40 @@ class Deliverer:
         log.warning("webhooks.endpoint_disabled", endpoint=str(endpoint.id), reason=reason)
         return reason
 
-    async def requeue(self, deliveries: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-        for delivery_id, tenant in deliveries:
-            await self.enqueue(delivery_id, tenant, 0.0)
 
-    async def sweep(self) -> int:
-        """Enqueue due deliveries left without a job; returns how many."""
-        before = self.clock.now() - timedelta(seconds=self.settings.sweep_after_seconds)
-        with bypass_tenancy("webhooks sweep: due deliveries of every tenant"):
-            async with self.db.session() as session:
-                rows = (
-                    await session.execute(
-                        select(WebhookDelivery.id, WebhookDelivery.tenant_id)
-                        .where(
-                            WebhookDelivery.status == PENDING,
-                            WebhookDelivery.next_attempt_at <= before,
-                            or_(
-                                WebhookDelivery.locked_until.is_(None),
-                                WebhookDelivery.locked_until <= self.clock.now(),
-                            ),
-                        )
-                        .limit(1000)
-                    )
-                ).all()
-        await self.requeue([(r[0], r[1]) for r in rows])
-        return len(rows)
+def _attempt(claimed: Claimed, outcome: Outcome) -> dict[str, Any]:
+    return {
+        "id": uuid7(),
+        "tenant_id": claimed.endpoint.tenant_id,
+        "delivery_id": claimed.id,
+        "endpoint_id": claimed.endpoint.id,
+        "message_id": claimed.message_id,
+        "attempted_at": outcome.started_at,
+        "status_code": outcome.status_code,
+        "duration_ms": outcome.duration_ms,
+        "succeeded": outcome.succeeded,
+        "error": outcome.error,
+        "response": outcome.response,
+    }
 
 
-def envelope(message: WebhookMessage, version: int) -> bytes:
-    """The JSON body an endpoint pinned to ``version`` receives."""
+def _worse(first: Outcome, then: Outcome) -> Outcome:
+    """Of two outcomes for one endpoint in a batch, the one its health follows: a
+    ``410 Gone`` wins, otherwise the later one."""
+    return first if first.gone else then
+
+
+def _same_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``rows`` grouped by their set of keys (one executemany ``UPDATE`` per group)."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    return list(groups.values())
+
+
+def envelope(message: Any, version: int) -> bytes:
+    """The JSON body an endpoint pinned to ``version`` receives (``message``: a
+    :class:`WebhookMessage` or a row with its columns)."""
     body: dict[str, Any] = {
         "id": str(message.id),
         "type": message.type,

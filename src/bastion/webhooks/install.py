@@ -1,5 +1,5 @@
-"""Wiring webhooks into an app: the client, the delivery job, the outbox handler,
-the sweep, the relay beside the workers, and the management routes."""
+"""Wiring webhooks into an app: the client, the outbox handler (fan-out), the
+dispatcher beside every job worker, and the management routes."""
 
 from __future__ import annotations
 
@@ -14,20 +14,18 @@ from bastion.core.errors import ConfigurationError
 from bastion.core.http import HttpClient
 from bastion.core.state import BastionState, bastion_state
 from bastion.jobs.install import jobs_of
-from bastion.jobs.registry import Empty
 from bastion.ops.http_breakers import HostBreakers
 from bastion.ops.metrics import Metrics
 from bastion.orgs.roles import ADMIN
 from bastion.outbox.relay import Relay
 from bastion.security.permissions import extend_role, register_permission
-from bastion.tenancy.scoping import tenant_context
-from bastion.webhooks.delivery import DELIVER_TASK, Deliverer, DeliverJob
+from bastion.webhooks.delivery import Deliverer
+from bastion.webhooks.dispatcher import Dispatcher
 from bastion.webhooks.events import TOPIC, WebhookRegistry
 from bastion.webhooks.service import EndpointService
 from bastion.webhooks.settings import WebhooksSettings
 from bastion.webhooks.ssrf import GuardedResolver, TargetPolicy
 
-SWEEP_TASK = "bastion.webhooks.sweep"
 MANAGE = register_permission("webhooks:manage", "Manage webhook endpoints and their secrets").name
 extend_role(ADMIN, MANAGE)
 
@@ -78,7 +76,6 @@ def install_webhooks(
         https_only=state.settings.is_production,
     )
     client = webhook_client(settings, policy)
-    queue = jobs_of(state)
     breakers = HostBreakers(
         clock=state.clock,
         metrics=metrics,
@@ -89,11 +86,11 @@ def install_webhooks(
         state.db,
         client,
         state.extensions["security"].box,
-        queue,
         settings,
         policy,
         clock=state.clock,
         breakers=breakers,
+        metrics=metrics,
         on_disabled=registry.on_disabled,
     )
     service = EndpointService(registry, deliverer, policy, state.extensions["audit"])
@@ -101,25 +98,19 @@ def install_webhooks(
         registry, deliverer, service, state.clock
     )
 
-    async def deliver(payload: DeliverJob) -> None:
-        with tenant_context(payload.tenant_id):
-            await deliverer.deliver(payload.delivery_id)
-
-    async def sweep(payload: Empty) -> None:
-        await deliverer.sweep()
-
-    jobs = queue.registry
-    jobs.task(DELIVER_TASK, queue=settings.queue, retries=3)(deliver)
-    relay.handlers[TOPIC] = deliverer.fan_out
+    relay.batch_handlers[TOPIC] = deliverer.fan_out
     app.include_router(router)
     in_memory = state.db.dialect == "sqlite" and state.db.url.database in (None, "", ":memory:")
     if in_memory:
-        # An in-memory SQLite database is one shared connection: background work
-        # (the sweep, a relay) would interleave its transactions with the requests'.
+        # An in-memory SQLite database is one shared connection: a dispatcher would
+        # interleave its transactions with the requests'.
         return feature
-    # Events reach the delivery jobs through the outbox relay that runs beside every
-    # job worker (see bastion.outbox.install).
-    jobs.builtin_cron(SWEEP_TASK, "* * * * *", sweep, retries=1)
+
+    # Events reach the fan-out through the outbox relay that runs beside every job
+    # worker too (see bastion.outbox.install).
+    jobs_of(state).registry.loop_companion(
+        "bastion.webhooks.dispatcher", lambda stop: Dispatcher(deliverer).run(stop)
+    )
     return feature
 
 

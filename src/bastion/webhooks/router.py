@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 
 from bastion.core.db import DbSession
@@ -151,22 +151,17 @@ async def recover(
     since: datetime,
     session: DbSession,
     webhooks: Feature,
-    background: BackgroundTasks,
 ) -> Requeued:
     """Send again every failed delivery to this endpoint created since ``since``."""
     found = await webhooks.service.recover(session, endpoint_id, since)
-    background.add_task(webhooks.deliverer.requeue, found)  # after the commit
     return Requeued(requeued=len(found))
 
 
 @managed.post("/messages/{message_id}/retry", responses=_404)
-async def retry_message(
-    message_id: uuid.UUID, session: DbSession, webhooks: Feature, background: BackgroundTasks
-) -> Requeued:
+async def retry_message(message_id: uuid.UUID, session: DbSession, webhooks: Feature) -> Requeued:
     """Send a message again to each endpoint it did not reach (or every one, if it is
     still on its way)."""
     found = await webhooks.service.retry_message(session, message_id)
-    background.add_task(webhooks.deliverer.requeue, found)
     return Requeued(requeued=len(found))
 
 

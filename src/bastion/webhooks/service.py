@@ -15,10 +15,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.core.db import utcnow
+from bastion.core.db.notify import notify_on_commit
 from bastion.core.ids import uuid7
 from bastion.security.audit import AuditLog, AuditRecord
 from bastion.webhooks.attempt import Outcome
-from bastion.webhooks.delivery import Deliverer, secret_context
+from bastion.webhooks.delivery import CHANNEL, Deliverer, secret_context
 from bastion.webhooks.errors import EndpointNotFound, MessageNotFound, UnknownEventType
 from bastion.webhooks.events import TEST_EVENT, WebhookRegistry, WebhookTestV1
 from bastion.webhooks.models import (
@@ -148,7 +149,8 @@ class EndpointService:
     async def reset(
         self, session: AsyncSession, *conditions: Any
     ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        """Put matching unfinished or failed deliveries back as due now; their ids."""
+        """Put matching unfinished or failed deliveries back as due now (the
+        dispatchers are woken by the commit); their ids."""
         rows = (
             await session.execute(
                 update(WebhookDelivery)
@@ -158,6 +160,8 @@ class EndpointService:
                 .execution_options(synchronize_session=False)
             )
         ).all()
+        if rows:
+            notify_on_commit(session, CHANNEL)
         return [(row[0], row[1]) for row in rows]
 
     async def retry_message(
@@ -203,11 +207,10 @@ class EndpointService:
                 message_id=message.id,
                 endpoint_id=endpoint.id,
                 status=PENDING,
-                attempts=0,
-                next_attempt_at=now,
                 created_at=now,
+                **self.deliverer.reserved(now),
             )
             session.add(delivery)
             await session.flush()
             delivery_id = delivery.id
-        return await self.deliverer.deliver(delivery_id)
+        return await self.deliverer.deliver(delivery_id, leased=True)

@@ -57,10 +57,15 @@ class WebhooksSettings(BaseModel):
     breaker_minimum_calls: int = Field(
         10, ge=1, description="Attempts in the window before an endpoint's breaker may trip."
     )
-    sweep_after_seconds: float = Field(
-        60.0, gt=0, description="A due delivery with no job this long after is re-enqueued."
+    concurrency: int = Field(
+        16, ge=1, description="Deliveries sent at once by each job worker's dispatcher."
     )
-    queue: str = Field("default", description="Job queue of delivery jobs.")
+    batch_size: int = Field(
+        100, ge=1, description="Deliveries a dispatcher claims, and records, per transaction."
+    )
+    poll_seconds: float = Field(
+        1.0, gt=0, description="How often a dispatcher looks for retries that fell due."
+    )
 
     _split = field_validator("allowed_targets", "retry_schedule", mode="before")(split_csv)
 

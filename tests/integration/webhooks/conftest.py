@@ -98,14 +98,18 @@ def taskboard_settings(database_url: str) -> Any:
     return make_settings(
         database_url,
         **FAST_HASHING,
-        webhooks={"allow_private_targets": True},
+        webhooks={"allow_private_targets": True, "poll_seconds": 0.05},
         jobs={"embedded_worker": True, "poll_seconds": 0.05},
         outbox={"poll_seconds": 0.05},
     )
 
 
 FAST = {
-    "webhooks": {"allow_private_targets": True, "retry_schedule": [0, 0.1, 0.2, 0.2, 0.2]},
+    "webhooks": {
+        "allow_private_targets": True,
+        "retry_schedule": [0, 0.1, 0.2, 0.2, 0.2],
+        "poll_seconds": 0.05,
+    },
     "jobs": {"embedded_worker": True, "poll_seconds": 0.05},
     "outbox": {"poll_seconds": 0.05},
 }

@@ -174,6 +174,10 @@ async def test_recover_and_retry_resend_failed_deliveries(webhook_app, receiver)
     )
     assert recovered.json() == {"requeued": 1}
     await receiver.wait_for(2)
+    for _ in range(200):  # the attempt is recorded just after the answer
+        if len(await attempts_of(client, endpoint_id)) == 2:
+            break
+        await asyncio.sleep(0.05)
     retried = await client.post(f"/webhooks/messages/{attempts[0]['message_id']}/retry")
     assert retried.json() == {"requeued": 0}  # delivered now: nothing to re-send
     missing = await client.post(f"/webhooks/messages/{endpoint_id}/retry")
