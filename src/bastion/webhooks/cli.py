@@ -5,25 +5,35 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from bastion.core.cli import CliContext, fail, run_async, with_database
 from bastion.core.db import Database
 from bastion.core.state import bastion_state
+from bastion.tenancy.rls import apply_tenant
 from bastion.tenancy.scoping import bypass_tenancy
 from bastion.webhooks.errors import WebhookError
 from bastion.webhooks.inbound import verify_webhook
 from bastion.webhooks.install import webhooks_of
 from bastion.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
+T = TypeVar("T")
 webhooks_app = typer.Typer(help="Webhook endpoints, attempts and signatures.", no_args_is_help=True)
 endpoints_app = typer.Typer(help="Webhook endpoints.", no_args_is_help=True)
 webhooks_app.add_typer(endpoints_app, name="endpoints")
+
+
+async def read_all(db: Database, query: Select[T], reason: str) -> list[T]:
+    """Every row of ``query``, of every tenant (past row-level security, on PostgreSQL)."""
+    with bypass_tenancy(reason):
+        async with db.session() as session:
+            await apply_tenant(session)
+            return list((await session.scalars(query)).all())
 
 
 @endpoints_app.command("list")
@@ -37,8 +47,7 @@ def list_endpoints(
         query = select(WebhookEndpoint).order_by(WebhookEndpoint.id)
         if tenant:
             query = query.where(WebhookEndpoint.tenant_id == uuid.UUID(tenant))
-        async with db.session() as session:
-            return list((await session.scalars(query)).all())
+        return await read_all(db, query, "bastion webhooks endpoints list")
 
     table = Table("id", "tenant", "url", "enabled", "types", "version")
     for e in with_database(ctx.obj, read):
@@ -63,8 +72,7 @@ def attempts(
             .order_by(WebhookAttempt.id.desc())
             .limit(limit)
         )
-        async with db.session() as session:
-            return list((await session.scalars(query)).all())
+        return await read_all(db, query, "bastion webhooks attempts")
 
     table = Table("time", "message", "status", "ms", "error")
     for a in with_database(ctx.obj, read):
@@ -102,7 +110,10 @@ def retry(
 
 @webhooks_app.command()
 def verify(
-    secret: Annotated[list[str], typer.Option(help="A whsec_ secret (repeat during a rotation).")],
+    secret: Annotated[
+        list[str],
+        typer.Option(help="A whsec_ secret or whpk_ public key (repeat during a rotation)."),
+    ],
     tolerance: Annotated[float, typer.Option(help="Largest timestamp skew, seconds.")] = 300.0,
 ) -> None:
     """Check the Standard Webhooks signature of a raw HTTP request read on stdin."""

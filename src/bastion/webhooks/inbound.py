@@ -1,7 +1,8 @@
 """Receiving webhooks: check the signature, drop duplicates through the inbox.
 
 Three styles: Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
-``webhook-signature``), Stripe (``Stripe-Signature: t=...,v1=<hex>``, HMAC of
+``webhook-signature``; ``v1`` signatures checked with ``whsec_`` secrets, ``v1a``
+with ``whpk_`` public keys), Stripe (``Stripe-Signature: t=...,v1=<hex>``, HMAC of
 ``"{t}.{body}"``) and GitHub (``X-Hub-Signature-256: sha256=<hex>``, HMAC of the
 body; ``X-GitHub-Delivery`` names the message). Several secrets may be given
 (during a rotation); comparisons run in constant time.
@@ -29,7 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.outbox.inbox import process_once
 from bastion.webhooks.errors import InvalidSignature
-from bastion.webhooks.signing import any_matches, check_timestamp, lower, verify_standard
+from bastion.webhooks.signing import (
+    any_matches,
+    check_timestamp,
+    lower,
+    verify_standard,
+    verifying_key,
+)
 
 Style = Literal["standard", "stripe", "github"]
 
@@ -82,7 +89,8 @@ def verify_webhook(
     tolerance: float = 300.0,
     now: float | None = None,
 ) -> str:
-    """Check an incoming webhook's signature; returns the message id.
+    """Check an incoming webhook's signature; returns the message id. In the standard
+    style, ``secrets`` may mix ``whsec_`` secrets and ``whpk_`` public keys.
 
     Raises :class:`~bastion.webhooks.InvalidSignature` (401
     ``webhook.invalid_signature``) or
@@ -140,6 +148,9 @@ class WebhookReceiver:
     ) -> None:
         if not secrets:
             raise ValueError("a webhook receiver needs at least one secret")
+        if style == "standard":
+            for secret in secrets:
+                verifying_key(secret)  # a malformed key fails here, not at the first request
         self.source = source
         self.secrets = list(secrets)
         self.style: Style = style

@@ -30,6 +30,7 @@ from bastion.webhooks.schemas import (
     Requeued,
     SecretOut,
 )
+from bastion.webhooks.signing import scheme_of
 
 MANAGE = "webhooks:manage"
 
@@ -113,14 +114,17 @@ async def delete_endpoint(
 
 @managed.get("/endpoints/{endpoint_id}/secret", responses=_404)
 async def get_secret(endpoint_id: uuid.UUID, session: DbSession, webhooks: Feature) -> SecretOut:
-    return SecretOut(secret=await webhooks.service.secret(session, endpoint_id))
+    """What receivers verify with: the whsec_ secret, or a v1a endpoint's whpk_ public key."""
+    secret = await webhooks.service.secret(session, endpoint_id)
+    return SecretOut(secret=secret, signature=scheme_of(secret))
 
 
 @managed.post("/endpoints/{endpoint_id}/secret/rotate", responses=_404)
 async def rotate_secret(endpoint_id: uuid.UUID, session: DbSession, webhooks: Feature) -> SecretOut:
-    """A new secret; the previous one keeps signing (beside it) for the grace period."""
+    """A new secret (or key pair); the previous one keeps signing (beside it) for the
+    grace period."""
     secret, until = await webhooks.service.rotate(session, endpoint_id, webhooks.clock.now())
-    return SecretOut(secret=secret, previous_valid_until=until)
+    return SecretOut(secret=secret, signature=scheme_of(secret), previous_valid_until=until)
 
 
 @managed.post("/endpoints/{endpoint_id}/test", responses=_404)

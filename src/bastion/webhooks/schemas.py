@@ -8,12 +8,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bastion.webhooks.signing import Scheme
+
 
 class EndpointIn(BaseModel):
     url: str = Field(max_length=2000, description="Where events are POSTed (https).")
     event_types: list[str] = Field(min_length=1, description="Event types to receive.")
     version: int = Field(1, ge=1, description="The event version this endpoint receives.")
     description: str = Field("", max_length=500)
+    signature: Scheme = Field(
+        "v1",
+        description="v1: HMAC-SHA256 with a shared whsec_ secret; v1a: Ed25519, receivers "
+        "hold only the whpk_ public key.",
+    )
 
 
 class EndpointPatch(BaseModel):
@@ -39,7 +46,8 @@ class EndpointOut(BaseModel):
 
 
 class SecretOut(BaseModel):
-    secret: str
+    secret: str = Field(description="The whsec_ secret, or a v1a endpoint's whpk_ public key.")
+    signature: Scheme
     previous_valid_until: datetime | None = None
 
 

@@ -29,7 +29,7 @@ from bastion.webhooks.models import (
     WebhookEndpoint,
     WebhookMessage,
 )
-from bastion.webhooks.signing import new_secret
+from bastion.webhooks.signing import Scheme, new_key, scheme_of, shareable
 from bastion.webhooks.ssrf import TargetPolicy
 
 
@@ -74,13 +74,14 @@ class EndpointService:
         event_types: list[str],
         version: int,
         description: str,
+        signature: Scheme = "v1",
     ) -> WebhookEndpoint:
+        """A new endpoint signed with a fresh ``whsec_`` secret (``v1``) or ``whsk_``
+        Ed25519 key (``v1a``)."""
         self.policy.check_url(url)
         self._check(event_types, version)
         endpoint_id = uuid7()
-        secret = self.box.encrypt(
-            new_secret(self.settings.secret_bytes).encode(), context=secret_context(endpoint_id)
-        )
+        secret = self._seal(endpoint_id, new_key(signature, self.settings.secret_bytes))
         endpoint = WebhookEndpoint(
             id=endpoint_id,
             tenant_id=tenant,
@@ -93,7 +94,7 @@ class EndpointService:
         )
         session.add(endpoint)
         await session.flush()
-        await self._audit(session, "endpoint_created", endpoint, url=url)
+        await self._audit(session, "endpoint_created", endpoint, url=url, signature=signature)
         return endpoint
 
     async def get(self, session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint:
@@ -127,24 +128,32 @@ class EndpointService:
         await self._audit(session, "endpoint_deleted", endpoint, url=endpoint.url)
         await session.delete(endpoint)
 
+    def _seal(self, endpoint_id: uuid.UUID, key: str) -> str:
+        return self.box.encrypt(key.encode(), context=secret_context(endpoint_id))
+
+    def _open(self, endpoint: WebhookEndpoint) -> str:
+        return self.box.decrypt(endpoint.secret, context=secret_context(endpoint.id)).decode()
+
     async def secret(self, session: AsyncSession, endpoint_id: uuid.UUID) -> str:
+        """What the receiver verifies with: the ``whsec_`` secret, or the ``whpk_``
+        public key of a ``v1a`` endpoint (its private key never leaves)."""
         endpoint = await self.get(session, endpoint_id)
         await self._audit(session, "secret_read", endpoint)
-        return self.box.decrypt(endpoint.secret, context=secret_context(endpoint.id)).decode()
+        return shareable(self._open(endpoint))
 
     async def rotate(
         self, session: AsyncSession, endpoint_id: uuid.UUID, now: datetime
     ) -> tuple[str, datetime]:
-        """A new secret; the old one still signs for the grace period. Returns the new
-        secret and when the old one stops signing."""
+        """A new key of the same scheme; the old one still signs for the grace period.
+        Returns what the receiver verifies with (as :meth:`secret`) and when the old
+        key stops signing."""
         endpoint = await self.get(session, endpoint_id)
-        context = secret_context(endpoint.id)
-        fresh = new_secret(self.settings.secret_bytes)
+        fresh = new_key(scheme_of(self._open(endpoint)), self.settings.secret_bytes)
         until = now + timedelta(seconds=self.settings.rotation_grace_seconds)
         endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, until
-        endpoint.secret = self.box.encrypt(fresh.encode(), context=context)
+        endpoint.secret = self._seal(endpoint.id, fresh)
         await self._audit(session, "secret_rotated", endpoint)
-        return fresh, until
+        return shareable(fresh), until
 
     async def reset(
         self, session: AsyncSession, *conditions: Any
