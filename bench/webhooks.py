@@ -2,9 +2,10 @@
 
 Bastion: ``publish`` in a transaction → outbox → relay → fan-out (deliveries
 stored) → the dispatcher beside the job worker claims them → signed POST → attempt
-recorded; on PostgreSQL, in one process (the embedded worker), C POSTs at once. Reference, in the same run, to the same receiver: one aiohttp
-``ClientSession`` (connector limit C) and C tasks POSTing the same bodies, no
-signature, no database. Latency: events published one per transaction at a fixed
+recorded; on PostgreSQL, in one process (the embedded worker), C POSTs at once.
+Reference, in the same run, to the same receiver: one aiohttp ``ClientSession``
+(connector limit C) and C tasks POSTing the same bodies, no signature, no
+database. Latency: events published one per transaction at a fixed
 rate; publish → delivered is the attempt's end minus the event's timestamp.
 
 The receiver runs in its own process on 127.0.0.1 and answers 200 at once. Needs
