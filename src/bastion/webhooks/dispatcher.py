@@ -31,11 +31,12 @@ class Dispatcher:
     def __init__(self, deliverer: Deliverer) -> None:
         self.deliverer = deliverer
         settings = deliverer.settings
+        self.senders = settings.concurrency
         self.batch = settings.batch_size
-        self.capacity = settings.batch_size + settings.concurrency
+        self.capacity = 2 * settings.batch_size + settings.concurrency
         self.poll_seconds = settings.poll_seconds
-        self.sending = asyncio.Semaphore(settings.concurrency)
-        self.in_hand: set[asyncio.Task[None]] = set()
+        self.queue: asyncio.Queue[Claimed | None] = asyncio.Queue()
+        self.in_hand = 0  # claimed and not yet sent
         self.results: list[Result] = []
         self.room = asyncio.Event()  # room for a batch
         self.unrecorded = asyncio.Event()  # a batch of results (or the last) to record
@@ -45,45 +46,46 @@ class Dispatcher:
         Errors of the database are logged and retried after ``poll_seconds``."""
         due = self.deliverer.due
         with bypass_tenancy("webhooks dispatcher: due deliveries of every tenant"):
+            senders = [asyncio.ensure_future(self._sender()) for _ in range(self.senders)]
             recorder = asyncio.ensure_future(self._record_until(stop))
             async with listening(self.deliverer.db, CHANNEL, due):
                 while not stop.is_set():
-                    room = self.capacity - len(self.in_hand)
+                    room = self.capacity - self.in_hand
                     if room < self.batch:  # enough in hand: wait for sends to finish
                         self.room.clear()
                         await first(stop.wait(), self.room.wait(), within=self.poll_seconds)
                         continue
                     due.clear()
-                    try:
-                        claimed = await self.deliverer.claim(room)
-                    except (SQLAlchemyError, OSError) as exc:
-                        log.warning("webhooks.claim_failed", error=f"{type(exc).__name__}: {exc}")
-                        claimed = []
-                    except Exception:
-                        log.exception("webhooks.claim_failed")
-                        claimed = []
+                    claimed = await self._claim(room)
+                    self.in_hand += len(claimed)
                     for delivery in claimed:
-                        self._start(delivery)
+                        self.queue.put_nowait(delivery)
                     if len(claimed) < room:  # none left due: sleep until woken
                         await first(stop.wait(), due.wait(), within=self.poll_seconds)
+            for _ in senders:
+                self.queue.put_nowait(None)  # after the deliveries in hand
+            await asyncio.gather(*senders)
+            self.unrecorded.set()
             await recorder
 
-    def _start(self, delivery: Claimed) -> None:
-        task = asyncio.ensure_future(self._send(delivery))
-        self.in_hand.add(task)
-        task.add_done_callback(self._sent)
+    async def _claim(self, room: int) -> list[Claimed]:
+        try:
+            return await self.deliverer.claim(room)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("webhooks.claim_failed", error=f"{type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("webhooks.claim_failed")
+        return []
 
-    async def _send(self, delivery: Claimed) -> None:
-        async with self.sending:
+    async def _sender(self) -> None:
+        while (delivery := await self.queue.get()) is not None:
             result = await self.deliverer.send(delivery)
-        self.results.append(result)
-
-    def _sent(self, task: asyncio.Task[None]) -> None:
-        self.in_hand.discard(task)
-        if self.capacity - len(self.in_hand) >= self.batch:
-            self.room.set()
-        if len(self.results) >= self.batch or not self.in_hand:
-            self.unrecorded.set()
+            self.results.append(result)  # (the recorder swaps the list meanwhile)
+            self.in_hand -= 1
+            if self.capacity - self.in_hand >= self.batch:
+                self.room.set()
+            if len(self.results) >= self.batch or not self.in_hand:
+                self.unrecorded.set()
 
     async def _record_until(self, stop: asyncio.Event) -> None:
         """Record finished sends, as many per transaction as there are, until ``stop``
@@ -98,8 +100,9 @@ class Dispatcher:
                 await first(stop.wait(), within=self.poll_seconds)
             elif not self.results:
                 await first(stop.wait(), self.unrecorded.wait(), within=self.poll_seconds)
-        while self.in_hand:
-            await asyncio.wait(self.in_hand)
+        while self.in_hand:  # the senders finish what is in hand
+            self.unrecorded.clear()
+            await self.unrecorded.wait()
         await self._record()
 
     async def _record(self) -> bool:
