@@ -57,7 +57,7 @@ from bastion.ratelimit.middleware import RateLimitMiddleware
 from bastion.ratelimit.service import OnLimit, OverrideHook, RateLimiter
 from bastion.security.install import Security
 from bastion.settings import BastionSettings
-from bastion.tenancy.install import install_tenancy
+from bastion.tenancy.install import check_rls_role, install_tenancy
 from bastion.webhooks.events import WebhookRegistry
 from bastion.webhooks.install import WebhooksFeature, install_webhooks
 
@@ -138,6 +138,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
+            await check_rls_role(state)
             async with (
                 refresher(metrics),
                 maintenance.follow(),

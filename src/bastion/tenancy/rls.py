@@ -7,7 +7,9 @@ scoped database sets with ``set_config(..., true)`` (``SET LOCAL``) from the
 tenant in context. A raw SQL query that forgets the filter still sees only the
 current tenant's rows. ``bypass_tenancy`` sets ``bastion.bypass_tenancy``
 instead. RLS does not apply to superusers or table owners without ``FORCE``:
-the app must connect as an ordinary role (see ``docs/tenancy.md``).
+the app must connect as an ordinary role (see ``docs/tenancy.md``). For such a
+role, a table under the policy in a transaction without the settings has no
+rows: :func:`tables_under_policy` finds those tables, for a start-up check.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from bastion.core.db import Database
 from bastion.tenancy.scoping import bypassed, current_tenant
 
 POLICY = "bastion_tenant_isolation"
+# row_security_active() is PostgreSQL's own answer for the current role: false for
+# superusers, BYPASSRLS roles, and owners of tables without FORCE.
+_UNDER_POLICY = text(
+    "SELECT c.oid::regclass::text FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid"
+    " WHERE p.polname = :policy AND row_security_active(c.oid)"
+    " AND has_table_privilege(c.oid, 'SELECT') ORDER BY 1"
+)
 _CONDITION = (
     "current_setting('bastion.bypass_tenancy', true) = 'on' "
     "OR tenant_id = NULLIF(current_setting('bastion.tenant_id', true), '')::uuid"
@@ -78,3 +87,12 @@ async def apply_tenant(session: AsyncSession) -> None:
     resolved after the transaction began (by a request's first queries)."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_SET, _settings())
+
+
+async def tables_under_policy(db: Database) -> list[str]:
+    """The tables with the tenant policy that ``db``'s role can read and is subject to
+    (``[]`` off PostgreSQL, without a query)."""
+    if db.dialect != "postgresql":
+        return []
+    async with db.engine.connect() as connection:
+        return list((await connection.scalars(_UNDER_POLICY, {"policy": POLICY})).all())
