@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import op
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -78,8 +78,7 @@ def follow_tenant_in_transactions(db: Database) -> None:
     (PostgreSQL only; idempotent)."""
     if db.dialect != "postgresql":
         return
-    if not event.contains(db.session_class, "after_begin", _set_tenant):
-        event.listen(db.session_class, "after_begin", _set_tenant)
+    db.on_sessions("after_begin", _set_tenant)
 
 
 async def apply_tenant(session: AsyncSession) -> None:

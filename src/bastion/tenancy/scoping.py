@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
-from sqlalchemy import ForeignKey, Uuid, event
+from sqlalchemy import ForeignKey, Uuid
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -148,7 +148,5 @@ def _stamp(session: Session, _context: Any, _instances: Any) -> None:
 
 def scope_database(db: Database) -> None:
     """Turn tenant filtering on for the sessions of ``db`` (idempotent)."""
-    cls = db.session_class
-    if not event.contains(cls, "do_orm_execute", _filter):
-        event.listen(cls, "do_orm_execute", _filter)
-        event.listen(cls, "before_flush", _stamp)
+    db.on_sessions("do_orm_execute", _filter)
+    db.on_sessions("before_flush", _stamp)

@@ -35,16 +35,29 @@ async def test_endpoints_attempts_and_retry(sqlite_url, client_for, receiver):
         await asyncio.sleep(0.05)
     message_id = items[0]["message_id"]
 
-    listed = bastion(
-        "webhooks", "endpoints", "list", "--tenant", org, database_url=sqlite_url, COLUMNS="250"
+    # In a thread: the app's loop goes on (a transaction of its dispatcher must not
+    # hold SQLite's write lock while the command waits for it).
+    listed = await asyncio.to_thread(
+        bastion,
+        "webhooks",
+        "endpoints",
+        "list",
+        "--tenant",
+        org,
+        database_url=sqlite_url,
+        COLUMNS="250",
     )
     assert listed.returncode == 0, listed.stderr
     assert endpoint_id[:8] in listed.stdout and "project.created" in listed.stdout
-    attempts = bastion("webhooks", "attempts", endpoint_id, database_url=sqlite_url, COLUMNS="250")
+    attempts = await asyncio.to_thread(
+        bastion, "webhooks", "attempts", endpoint_id, database_url=sqlite_url, COLUMNS="250"
+    )
     assert attempts.returncode == 0, attempts.stderr
     assert "200" in attempts.stdout
 
-    retried = bastion("webhooks", "retry", message_id, database_url=sqlite_url)
+    retried = await asyncio.to_thread(
+        bastion, "webhooks", "retry", message_id, database_url=sqlite_url
+    )
     assert retried.returncode == 0, retried.stderr
     assert "requeued 0 deliveries" in retried.stdout  # it was delivered: nothing to re-send
 

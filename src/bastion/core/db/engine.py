@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -57,6 +57,15 @@ class Database:
         self.sessionmaker = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=self.session_class
         )
+        self._listening: set[tuple[str, Callable[..., Any]]] = set()
+
+    def on_sessions(self, identifier: str, listener: Callable[..., Any]) -> None:
+        """Listen for ``identifier`` events of this database's sessions (once per
+        listener). Not ``event.contains``: SQLAlchemy keys its registry by ``id()``,
+        which a new session class may reuse after another database's was collected."""
+        if (identifier, listener) not in self._listening:
+            event.listen(self.session_class, identifier, listener)
+            self._listening.add((identifier, listener))
 
     @classmethod
     def from_settings(cls, settings: CoreSettings) -> Database:

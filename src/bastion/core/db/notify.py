@@ -28,16 +28,19 @@ def notify_on_commit(session: AsyncSession, channel: str) -> None:
     """Send ``NOTIFY channel`` with ``session``'s commit (PostgreSQL; a no-op elsewhere)."""
     if session.bind is None or session.bind.dialect.name != "postgresql":
         return
-    sync_session = session.sync_session
-    if not event.contains(sync_session, "before_commit", _notify):
-        event.listen(sync_session, "before_commit", _notify)
-    sync_session.info.setdefault(_CHANNELS, set()).add(channel)
+    info = session.sync_session.info
+    if _CHANNELS not in info:  # (not event.contains: its registry is keyed by id())
+        event.listen(session.sync_session, "before_commit", _notify)
+        info[_CHANNELS] = set()
+    info[_CHANNELS].add(channel)
 
 
 def _notify(session: Session) -> None:
     # Runs in the committing transaction: PostgreSQL delivers the NOTIFY with the commit.
-    for channel in sorted(session.info.pop(_CHANNELS, ())):
+    channels = session.info.get(_CHANNELS, set())
+    for channel in sorted(channels):
         session.execute(text(f"NOTIFY {channel}"))
+    channels.clear()
 
 
 @contextlib.asynccontextmanager
