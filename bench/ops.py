@@ -13,10 +13,10 @@ Four uvicorn servers of the reference app (``examples.taskboard``), differing on
 * ``sampled``: the same with 10% of the traces sampled (the others still propagate
   their ids, but make no span to record or export).
 
-The exporter of the traced targets counts the server spans it gets, and at exit writes
-the count, with the number of requests the server's HTTP metrics counted, to a file the
-bench reads once the servers have stopped: every request of ``traced`` must have given
-its exported span, and about 10% of those of ``sampled``.
+The exporter of the traced targets counts the server spans it gets; when the server
+shuts down, the count and the number of requests its HTTP metrics counted go to a file
+that the bench reads once the servers have stopped: every request of ``traced`` must
+have given its exported span, and about 10% of those of ``sampled``.
 
 Short rounds alternate between the targets and the medians are compared (see
 ``bench/http_overhead.py``, whose machinery this reuses).
