@@ -13,6 +13,11 @@ Four uvicorn servers of the reference app (``examples.taskboard``), differing on
 * ``sampled``: the same with 10% of the traces sampled (the others still propagate
   their ids, but make no span to record or export).
 
+The exporter of the traced targets counts the server spans it gets; when the server
+shuts down, the count and the number of requests its HTTP metrics counted go to a file
+that the bench reads once the servers have stopped: every request of ``traced`` must
+have given its exported span, and about 10% of those of ``sampled``.
+
 Short rounds alternate between the targets and the medians are compared (see
 ``bench/http_overhead.py``, whose machinery this reuses).
 
@@ -26,9 +31,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import BENCH_DIR, HttpRound
@@ -36,6 +44,8 @@ from harness import summary_result as result
 from http_overhead import TABLE_HEADER, Target, main, print_settings, row, run_rounds
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from fastapi import FastAPI
 
 # Target ratio of each over "off"; "sampled" (10% of traces) is measured for information.
@@ -57,20 +67,63 @@ def create_metrics() -> FastAPI:
     return _taskboard(metrics=True, tracing=False)
 
 
+# Where the traced servers write what their exporter got (set by the bench for its servers).
+SPANS_DIR_VAR = "BENCH_OPS_SPANS_DIR"
+SAMPLED_RATIO = 0.1
+
+
+def _requests_served(app: FastAPI) -> int:
+    """The requests the app's HTTP metrics counted, all routes and statuses together."""
+    from bastion import bastion_state
+
+    registry = bastion_state(app).extensions["metrics"].registry
+    return int(
+        sum(
+            sample.value
+            for metric in registry.collect()
+            for sample in metric.samples
+            if sample.name == "http_server_request_duration_seconds_count"
+        )
+    )
+
+
 def _dropping_exporter() -> Any:
+    """An exporter that drops the spans it gets, counting the server spans."""
     from collections.abc import Sequence
 
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.trace import SpanKind
 
     class Dropped(SpanExporter):
+        server_spans = 0
+
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            self.server_spans += sum(1 for span in spans if span.kind is SpanKind.SERVER)
             return SpanExportResult.SUCCESS
 
     return Dropped()
 
 
-def _traced(sampled: float | None) -> FastAPI:
+def _report_spans_at_shutdown(app: FastAPI, exporter: Any, report: Path) -> None:
+    """Once the app's lifespan has ended (Bastion's tracing flushes the spans then), write
+    the server spans ``exporter`` got and the requests the HTTP metrics counted to ``report``
+    (at shutdown: uvicorn ends on the signal it got, without running ``atexit``)."""
+    from contextlib import asynccontextmanager
+
+    lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def reporting(app: FastAPI) -> AsyncIterator[Any]:
+        async with lifespan(app) as state:
+            yield state
+        counts = {"server_spans": exporter.server_spans, "requests": _requests_served(app)}
+        report.write_text(json.dumps(counts))
+
+    app.router.lifespan_context = reporting
+
+
+def _traced(name: str, sampled: float | None) -> FastAPI:
     """The taskboard traced to a dropping exporter; ``sampled``: the ratio of traces
     sampled, None for the SDK's default sampler (parent-based, always on)."""
     from opentelemetry import trace
@@ -80,31 +133,39 @@ def _traced(sampled: float | None) -> FastAPI:
 
     sampler = None if sampled is None else ParentBased(TraceIdRatioBased(sampled))
     provider = TracerProvider(sampler=sampler)
-    provider.add_span_processor(BatchSpanProcessor(_dropping_exporter()))
+    exporter = _dropping_exporter()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    return _taskboard(metrics=True, tracing=True)
+    app = _taskboard(metrics=True, tracing=True)
+    spans_dir = os.environ.get(SPANS_DIR_VAR)
+    if spans_dir:
+        _report_spans_at_shutdown(app, exporter, Path(spans_dir) / f"{name}.json")
+    return app
 
 
 def create_traced() -> FastAPI:
-    return _traced(None)
+    return _traced("traced", None)
 
 
 def create_sampled() -> FastAPI:
     """Tracing with 10% of the traces sampled (OTEL_TRACES_SAMPLER=parentbased_traceidratio)."""
-    return _traced(0.1)
+    return _traced("sampled", SAMPLED_RATIO)
 
 
-def sdk_span_us(spans: int = 20_000, repeats: int = 5) -> float:
-    """Microseconds of the SDK alone for one server span, as the traced target makes it
-    (default sampler, the same attributes, the status, end, the same BatchSpanProcessor
-    and exporter): the least tracing can cost per request, whoever calls the SDK."""
+def span_us(*, bastion: bool, spans: int = 20_000, repeats: int = 5) -> float:
+    """Microseconds for one server span in a loop, made as the traced target makes it
+    (default sampler, the same attributes, the status, end, a BatchSpanProcessor to the
+    dropping exporter): by Bastion's ``ServerSpans``, or by the SDK's ``Tracer.start_span``."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.trace import SpanKind
 
+    from bastion.ops.tracing import NO_PARENT, OwnAttributes, ServerSpans
+
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(_dropping_exporter()))
     tracer = provider.get_tracer("bench")
+    server_spans = ServerSpans(tracer)
     attributes = {
         "http.request.method": "GET",
         "http.route": "/livez",
@@ -114,9 +175,15 @@ def sdk_span_us(spans: int = 20_000, repeats: int = 5) -> float:
     timings = []
     for _ in range(repeats):
         start = time.perf_counter()
-        for _ in range(spans):
-            span = tracer.start_span("GET /livez", kind=SpanKind.SERVER, attributes=attributes)
-            span.set_attribute("http.response.status_code", 200)
+        for index in range(spans):
+            if index % 64 == 0:
+                time.sleep(0)  # lets the processor's thread take the spans, as a server does
+            if bastion:
+                span = server_spans.start("GET /livez", NO_PARENT, OwnAttributes(attributes))
+                span.set_own_attribute("http.response.status_code", 200)
+            else:
+                span = tracer.start_span("GET /livez", kind=SpanKind.SERVER, attributes=attributes)
+                span.set_attribute("http.response.status_code", 200)
             span.end()
         timings.append((time.perf_counter() - start) / spans * 1e6)
     provider.shutdown()
@@ -124,19 +191,34 @@ def sdk_span_us(spans: int = 20_000, repeats: int = 5) -> float:
 
 
 def print_span_budget(medians: dict[str, HttpRound]) -> None:
-    """How the traced target's extra server CPU splits between the SDK and the rest."""
+    """How the traced target's extra server CPU splits between the span and the rest."""
     off, metrics, traced = (medians[name].server_us for name in ("off", "metrics", "traced"))
     if off is None or metrics is None or traced is None:
         return
-    sdk = sdk_span_us()
+    sdk, bastion = span_us(bastion=False), span_us(bastion=True)
     print(
         f"server CPU per request: off {off:.1f} us, metrics {metrics:.1f} us, "
-        f"traced {traced:.1f} us\n"
-        f"SDK span alone (start, 5 attributes, end, BatchSpanProcessor): {sdk:.1f} us; "
-        f"traced - metrics - SDK span: {traced - metrics - sdk:.1f} us\n"
-        f"best traced / off, with nothing but the SDK span on top of metrics: "
-        f"{off / (metrics + sdk):.3f}"
+        f"traced {traced:.1f} us (+{traced - metrics:.1f} us over metrics)\n"
+        f"one span in a loop (start, 5 attributes, end, BatchSpanProcessor): "
+        f"Bastion's ServerSpans {bastion:.1f} us, the SDK's start_span {sdk:.1f} us"
     )
+
+
+def check_spans(spans_dir: Path) -> None:
+    """Print what the traced servers' exporters got; fail unless ``traced`` exported a span
+    for each of its requests and ``sampled`` for about 10% of them."""
+    for name, expected in (("traced", 1.0), ("sampled", SAMPLED_RATIO)):
+        report = spans_dir / f"{name}.json"
+        if not report.exists():
+            raise RuntimeError(f"the {name} server wrote no span count (see its log)")
+        counts = json.loads(report.read_text())
+        spans, requests = counts["server_spans"], counts["requests"]
+        share = spans / requests if requests else 0.0
+        print(f"{name}: {spans} server spans exported for {requests} requests ({share:.1%})")
+        if spans == 0 or (expected == 1.0 and spans != requests):
+            raise RuntimeError(f"{name}: {spans} server spans exported for {requests} requests")
+        if not expected / 2 < share < expected * 2:
+            raise RuntimeError(f"{name}: {share:.1%} of the requests exported, not ~{expected:.0%}")
 
 
 def target(name: str, label: str) -> Target:
@@ -153,7 +235,11 @@ SERVERS = (
 
 def run_benchmark(args: argparse.Namespace) -> int:
     print_settings(args, " / ".join(server.name for server in SERVERS))
-    rounds = run_rounds(SERVERS, args)
+    with tempfile.TemporaryDirectory(prefix="bench-ops-spans-") as spans_dir:
+        os.environ[SPANS_DIR_VAR] = spans_dir  # the servers' environment is this one's
+        rounds = run_rounds(SERVERS, args)
+        print()
+        check_spans(Path(spans_dir))
     medians = {server.name: HttpRound.median(rounds[server]) for server in SERVERS}
     print(f"\nmedians of {args.rounds} rounds\n{TABLE_HEADER}\n{'-' * len(TABLE_HEADER)}")
     for server in SERVERS:

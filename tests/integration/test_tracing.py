@@ -1,5 +1,6 @@
 """Tracing through the real app with an in-memory exporter: traceparent in and out, the
-trace and span ids in the logs, SQL and outgoing HTTP calls in the same trace."""
+trace and span ids in the logs, SQL and outgoing HTTP calls in the same trace; Bastion's
+server spans are the spans the SDK's ``start_span`` would make."""
 
 from __future__ import annotations
 
@@ -14,14 +15,33 @@ import httpx
 import pytest
 import structlog
 from fastapi import APIRouter, HTTPException
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, Tracer, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    DEFAULT_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanKind, StatusCode
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 from sqlalchemy import text
 
 from bastion import DbSession, create_app
+from bastion.ops.tracing import (
+    NO_PARENT,
+    OwnAttributes,
+    ServerSpan,
+    ServerSpans,
+    lean_spans_possible,
+)
 from tests.conftest import ClientFactory, make_settings
 
 pytestmark = [pytest.mark.ops]
@@ -94,6 +114,17 @@ def traced_app(sqlite_url: str, port: int = 0):  # type: ignore[no-untyped-def]
     @router.get("/boom")
     async def boom() -> None:
         raise HTTPException(503, "down")
+
+    @router.get("/annotated")
+    async def annotated() -> dict[str, str]:
+        span = trace.get_current_span()
+        span.set_attribute("app.customer", "acme")
+        span.add_event("cache.miss", {"key": "k1"})
+        try:
+            raise ValueError("retried")
+        except ValueError as exc:
+            span.record_exception(exc)
+        return {"ok": "yes"}
 
     settings = make_settings(sqlite_url, tracing={"enabled": True, "service_name": "orders"})
     return create_app(settings, routers=[router])
@@ -218,3 +249,167 @@ async def test_off_no_traceparent_is_sent(sqlite_url: str, client_for: ClientFac
     client = await client_for(create_app(make_settings(sqlite_url)))
     response = await client.get("/livez", headers={"traceparent": TRACEPARENT})
     assert "traceparent" not in response.headers
+
+
+async def test_code_in_the_request_adds_to_its_server_span(
+    sqlite_url: str, client_for: ClientFactory, spans: InMemorySpanExporter
+) -> None:
+    client = await client_for(traced_app(sqlite_url))
+    assert (await client.get("/annotated")).status_code == 200
+    (server,) = by_kind(spans, SpanKind.SERVER)
+    assert server.attributes is not None
+    assert server.attributes["app.customer"] == "acme"
+    assert server.attributes["http.route"] == "/annotated"
+    assert server.attributes["http.response.status_code"] == 200
+    assert [event.name for event in server.events] == ["cache.miss", "exception"]
+    assert server.events[1].attributes is not None
+    assert server.events[1].attributes["exception.message"] == "retried"
+
+
+# --- ServerSpans against the SDK's own start_span -------------------------------------------
+
+
+class TaggingSampler(Sampler):
+    """Samples every trace, adding an attribute and a trace state entry."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: object = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        return SamplingResult(
+            Decision.RECORD_AND_SAMPLE,
+            {**(attributes or {}), "sampler.tag": "x" * 40},
+            TraceState([("tagger", "1")]),
+        )
+
+    def get_description(self) -> str:
+        return "TaggingSampler"
+
+
+ATTRIBUTES = {
+    "http.request.method": "GET",
+    "http.route": "/orders/{order_id}",
+    "url.path": "/orders/7",
+    "url.scheme": "http",
+}
+PARENTS = {
+    "root": {},
+    "sampled parent": {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"},
+    "unsampled parent": {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-00"},
+}
+
+
+def both_ways(provider: TracerProvider, headers: dict[str, str]) -> tuple[trace.Span, trace.Span]:
+    """The same server span made by the SDK's start_span and by ServerSpans, both ended."""
+    tracer = provider.get_tracer("bastion")
+    parent = propagate.extract(headers) if headers else NO_PARENT
+    sdk = tracer.start_span("GET /orders/{order_id}", parent, SpanKind.SERVER, dict(ATTRIBUTES))
+    sdk.set_attribute("http.response.status_code", 200)
+    sdk.end()
+    assert isinstance(tracer, Tracer)
+    ours = ServerSpans(tracer).start("GET /orders/{order_id}", parent, OwnAttributes(ATTRIBUTES))
+    if isinstance(ours, ServerSpan):
+        ours.set_own_attribute("http.response.status_code", 200)
+    else:
+        assert not ours.is_recording()
+    ours.end()
+    return sdk, ours
+
+
+def exported_view(span: ReadableSpan) -> dict[str, object]:
+    """What an exporter reads of a span, but for the span id and times."""
+    assert span.context is not None
+    return {
+        "name": span.name,
+        "kind": span.kind,
+        "parent": span.parent,
+        "trace_id": span.context.trace_id if span.parent else None,
+        "flags": span.context.trace_flags,
+        "trace_state": span.context.trace_state,
+        "attributes": dict(span.attributes or {}),
+        "dropped_attributes": span.dropped_attributes,
+        "events": span.events,
+        "links": span.links,
+        "status": span.status.status_code,
+        "resource": span.resource,
+        "scope": span.instrumentation_scope,
+    }
+
+
+@pytest.mark.parametrize("parent", PARENTS)
+@pytest.mark.parametrize(
+    ("sampler", "limits"),
+    [
+        (DEFAULT_ON, None),
+        (ParentBased(TraceIdRatioBased(1.0)), None),
+        (TaggingSampler(), None),
+        (DEFAULT_ON, SpanLimits(max_span_attribute_length=8)),
+        (ALWAYS_OFF, None),
+    ],
+    ids=["default", "ratio", "tagging", "value limit", "off"],
+)
+def test_server_spans_are_the_sdks(
+    parent: str, sampler: Sampler, limits: SpanLimits | None
+) -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(sampler=sampler, span_limits=limits)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    sdk, ours = both_ways(provider, PARENTS[parent])
+    assert ours.is_recording() is False and sdk.is_recording() is False
+    sdk_ids, our_ids = sdk.get_span_context(), ours.get_span_context()
+    assert (our_ids.trace_flags, our_ids.trace_state) == (sdk_ids.trace_flags, sdk_ids.trace_state)
+    assert our_ids.is_valid and our_ids.span_id != sdk_ids.span_id
+    exported = memory.get_finished_spans()
+    if not sdk_ids.trace_flags.sampled:
+        assert exported == ()
+        return
+    sdk_span, our_span = exported
+    assert exported_view(our_span) == exported_view(sdk_span)
+    if limits is not None:
+        assert dict(our_span.attributes or {})["http.route"] == "/orders/"
+
+
+def test_server_spans_take_the_sdks_limits_once_code_adds_to_them() -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=6, max_events=1))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("bastion")
+    assert isinstance(tracer, Tracer)
+    span = ServerSpans(tracer).start("GET /", NO_PARENT, OwnAttributes(ATTRIBUTES))
+    assert isinstance(span, ServerSpan)
+    span.set_attributes({"a": 1, "b": 2})  # the oldest attribute goes, as in any SDK span
+    span.add_event("first")
+    span.add_event("second")
+    span.add_link(trace.INVALID_SPAN_CONTEXT)  # invalid: dropped by the SDK's check
+    span.add_link(trace.SpanContext(int(TRACE_ID, 16), int(PARENT_ID, 16), is_remote=True))
+    span.set_own_attribute("http.response.status_code", 200)
+    span.end()
+    span.set_attribute("late", True)  # refused after the end
+    (exported,) = memory.get_finished_spans()
+    assert list(exported.attributes or {}) == [
+        "http.route",
+        "url.path",
+        "url.scheme",
+        "a",
+        "b",
+        "http.response.status_code",
+    ]
+    assert exported.dropped_attributes == 1
+    assert [event.name for event in exported.events] == ["second"]
+    assert exported.dropped_events == 1
+    assert [link.context.span_id for link in exported.links] == [int(PARENT_ID, 16)]
+    assert isinstance(exported.links[0], Link)
+
+
+def test_the_sdks_spans_where_it_counts_spans_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracer = TracerProvider().get_tracer("bastion")
+    assert lean_spans_possible(tracer)
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    assert not lean_spans_possible(tracer)
+    assert not lean_spans_possible(trace.NoOpTracer())
