@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from bastion.core.aio import first
 from bastion.core.clock import Clock
@@ -165,6 +166,10 @@ class Relay:
                     if time.monotonic() - self._last_backlog >= BACKLOG_EVERY:
                         self._last_backlog = time.monotonic()
                         await self.refresh_backlog()
+                except (SQLAlchemyError, OSError) as exc:  # the database: no traceback
+                    error = f"{type(exc).__name__}: {exc}"
+                    log.warning("outbox.relay_unavailable", relay=self.token, error=error)
+                    claimed = 0
                 except Exception:
                     log.exception("outbox.relay_error", relay=self.token)
                     claimed = 0
