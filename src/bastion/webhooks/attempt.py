@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -105,16 +106,25 @@ def retry_after(value: str | None, now: datetime) -> float | None:
 class Pacer:
     """Spaces the attempts to each endpoint ``1 / rate`` seconds apart (in this process)."""
 
-    def __init__(self, rate: float, max_endpoints: int = 10_000) -> None:
+    def __init__(
+        self,
+        rate: float,
+        max_endpoints: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval = 1.0 / rate
         self.max_endpoints = max_endpoints
+        self.monotonic = monotonic
         self.slots: dict[uuid.UUID, float] = {}
 
-    def wait(self, endpoint_id: uuid.UUID) -> float:
-        """Seconds until this endpoint's next free slot, which is taken."""
-        now = time.monotonic()
+    def reserve(self, endpoint_id: uuid.UUID, longest: float) -> float:
+        """Seconds until this endpoint's next free slot. The slot is taken only when it
+        is at most ``longest`` away: the caller then waits and sends; otherwise it
+        tries again after that long, holding no slot (so deferring pushes no one back)."""
+        now = self.monotonic()
         if len(self.slots) >= self.max_endpoints:
             self.slots = {k: v for k, v in self.slots.items() if v > now}
         slot = max(now, self.slots.get(endpoint_id, 0.0))
-        self.slots[endpoint_id] = slot + self.interval
+        if slot - now <= longest:
+            self.slots[endpoint_id] = slot + self.interval
         return slot - now

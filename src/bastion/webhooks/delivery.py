@@ -60,7 +60,9 @@ CLAIMED = (
     WebhookDelivery.message_id,
 )
 OnDisabled = Callable[[WebhookEndpoint, str], Awaitable[None]]
-MAX_PACING_SLEEP = 1.0  # seconds an attempt waits for its endpoint's rate; longer: later
+# Seconds a sender waits for its endpoint's rate; longer, the delivery is put back
+# until then (a sender sleeping for one endpoint holds up the others).
+MAX_PACING_SLEEP = 0.1
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
 
 
@@ -261,7 +263,7 @@ class Deliverer:
         if not claimed.secrets:
             error = "the endpoint's secret cannot be unsealed (see webhooks.secret_unreadable)"
             return Result(claimed, Outcome(self.clock.now(), False, None, 0.0, error))
-        wait = self.pacer.wait(endpoint.id)
+        wait = self.pacer.reserve(endpoint.id, MAX_PACING_SLEEP)
         if wait > MAX_PACING_SLEEP:
             return Result(claimed, None, later=self.clock.now() + timedelta(seconds=wait))
         await asyncio.sleep(wait)

@@ -81,6 +81,10 @@ class Dispatcher:
         while (delivery := await self.queue.get()) is not None:
             result = await self.deliverer.send(delivery)
             self.results.append(result)  # (the recorder swaps the list meanwhile)
+            if result.later is not None:  # over its endpoint's rate: look again then
+                wait = (result.later - self.deliverer.clock.now()).total_seconds()
+                loop = asyncio.get_running_loop()
+                loop.call_later(max(0.0, wait) + LINGER * 2, self.deliverer.due.set)
             self.in_hand -= 1
             if self.capacity - self.in_hand >= self.batch:
                 self.room.set()

@@ -114,3 +114,33 @@ async def test_an_endpoint_whose_secret_is_unreadable_fails_alone(webhook_app, r
             ).all()
     assert len(errors) == 3
     assert all("cannot be unsealed" in (error or "") for error in errors)
+
+
+async def test_an_endpoints_rate_caps_its_deliveries(webhook_app, receiver):
+    rate = 10.0
+    client, _ = await webhook_app(
+        jobs={"embedded_worker": False},
+        webhooks={"rate_per_second": rate, "batch_size": 50, "poll_seconds": 0.05},
+    )
+    app = client.app_under_test
+    await add_endpoint(client, receiver.url)
+    arrived: list[float] = []
+    respond = receiver.respond
+
+    def timed(n):
+        arrived.append(asyncio.get_running_loop().time())
+        return respond(n)
+
+    receiver.respond = timed
+    await published(client, 25)
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(Dispatcher(webhooks_of(app).deliverer).run(stop))
+    await receiver.wait_for(25, timeout=30)
+    stop.set()
+    await running
+    # 25 sends at most 10 per second: the last at least 2.4 s after the first (less
+    # a little for the network); each delivery took one attempt (putting one back
+    # until its slot is not an attempt).
+    assert arrived[-1] - arrived[0] >= (25 - 1) / rate * 0.9
+    assert await count(app, WebhookAttempt.succeeded) == 25
+    assert await count(app, WebhookDelivery.attempts != 1) == 0
